@@ -1,0 +1,17 @@
+"""The ``null`` output: consumes and forgets."""
+
+from wishbone.module import Module
+
+
+class Null(Module):
+    """Consumes events and discards them (they are counted as consumed).
+
+    Parameters:
+        none.
+
+    Queues:
+        inbox: events to discard.
+    """
+
+    def consume(self, event: dict) -> None:
+        pass

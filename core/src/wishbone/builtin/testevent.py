@@ -1,0 +1,61 @@
+"""The ``testevent`` input: generates events, for demos, tests and benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gevent
+
+from wishbone.event import clone
+from wishbone.module import Module
+
+
+class TestEvent(Module):
+    """Generates test events.
+
+    Parameters:
+        payload (any): the ``data`` of every event (default ``"test"``).
+        interval (float): seconds between events; 0 generates as fast as the
+            pipeline takes them (default 1).
+        count (int): stop after this many events; 0 never stops (default 0).
+
+    Queues:
+        outbox: the generated events.
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name
+    consumes: dict[str, str] = {}
+
+    def __init__(self, payload: Any = "test", interval: float = 1.0, count: int = 0) -> None:
+        if interval < 0:
+            raise ValueError("interval must be 0 or more seconds")
+        if count < 0:
+            raise ValueError("count must be 0 (endless) or more")
+        self.payload = payload
+        self.interval = interval
+        self.count = count
+        self.generated = 0
+
+    def on_start(self) -> None:
+        self.spawn_producer(self._generate)
+
+    def metrics(self) -> dict:
+        return {"generated": self.generated}
+
+    def _generate(self) -> None:
+        payload = self.payload
+        shared = isinstance(payload, (str, int, float, bool, bytes, type(None)))
+        remaining = self.count or -1
+        outbox = self.source_queues["outbox"]
+        size = outbox.batch_size if self.interval == 0 else 1
+        while self.running and remaining != 0:
+            n = size if remaining < 0 else min(size, remaining)
+            if shared:
+                batch = [{"headers": {}, "data": payload} for _ in range(n)]
+            else:
+                batch = [clone({"headers": {}, "data": payload}) for _ in range(n)]
+            outbox.send(batch)
+            self.generated += n
+            if remaining > 0:
+                remaining -= n
+            gevent.sleep(self.interval)

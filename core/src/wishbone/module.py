@@ -1,0 +1,290 @@
+"""The one base class of every module: inputs, outputs and the ones in between.
+
+A module author writes::
+
+    class Upper(Module):
+        '''Upper-cases text.
+
+        Parameters:
+            strict (bool): fail on non-text data (default False).
+
+        Queues:
+            inbox: events in.  outbox: events out.  failed: events consume() raised on.
+        '''
+
+        def __init__(self, strict: bool = False):
+            self.strict = strict
+
+        def consume(self, event):
+            event["data"] = event["data"].upper()
+            self.emit(event)
+
+The framework builds the module from its bootstrap ``variables`` (checked against the
+``__init__`` signature), gives it its queues, consumes its ``inbox`` in batches calling
+``consume(event)`` for each event, and hands what it emitted on at the end of each batch.
+An exception in ``consume()`` sends the event to ``failed`` with the error in
+``headers["error"]``.
+
+Inputs consume nothing (``consumes = {}``): they start their readers in ``on_start`` with
+:meth:`Module.spawn_producer`, loop while ``self.running``, and hand events over with
+:meth:`Module.emit_batch` (or ``emit`` then ``flush``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Any, Callable, ClassVar
+
+import gevent
+from gevent import Greenlet
+
+from wishbone.ack import mark_failed
+from wishbone.log import RateLimitedLog, source_logger
+from wishbone.queue import DEFAULT_BATCH_SIZE, DEFAULT_MAXSIZE, DestinationQueue, SourceQueue
+
+__all__ = ["Module"]
+
+
+class Module:
+    """Base class of all modules. Subclass it, document it, override what you need.
+
+    Class attributes a module may set:
+
+    * ``consumes``: queues the framework consumes, mapped to the method it calls per
+      event. Default ``{"inbox": "consume"}``; an input sets ``{}``.
+    * ``emits``: queues it emits to besides ``outbox`` and ``failed``.
+    * ``dynamic_queues``: True for a module that routes by configuration and accepts any
+      emit queue the routing table names.
+    """
+
+    consumes: ClassVar[dict[str, str]] = {"inbox": "consume"}
+    emits: ClassVar[tuple[str, ...]] = ()
+    dynamic_queues: ClassVar[bool] = False
+
+    # Set by bind(); declared here for readers and type checkers.
+    name: str
+    log: logging.LoggerAdapter
+    running: bool
+    consumed: int
+    failed: int
+    source_queues: dict[str, SourceQueue]
+    destination_queues: dict[str, DestinationQueue]
+
+    # ------------------------------------------------------------------ to override
+    def consume(self, event: dict) -> None:
+        """Handle one event from the inbox. The default passes it on to the outbox."""
+        self.emit(event)
+
+    def on_start(self) -> None:
+        """Open resources and start producers (:meth:`spawn_producer`). Called once."""
+
+    def on_stop_intake(self) -> None:
+        """Stop taking in outside data (an input closes its listener). Called once."""
+
+    def end_of_batch(self) -> None:
+        """Called after each consumed batch, before its emits are handed on (flush writes)."""
+
+    def on_stop(self) -> None:
+        """Release resources, after the whole pipeline has drained. Called once."""
+
+    def metrics(self) -> dict:
+        """Module-specific counters to add to the metrics snapshot (e.g. datagrams)."""
+        return {}
+
+    # ------------------------------------------------------------------ for modules
+    def emit(self, event: dict, queue: str = "outbox") -> None:
+        """Queue *event* on *queue*; it is handed on at the end of the batch or on flush()."""
+        self.source_queues[queue].put(event)
+
+    def emit_batch(self, events: list, queue: str = "outbox") -> None:
+        """Hand *events* on now (inputs): blocks while a destination is full."""
+        source = self.source_queues[queue]
+        source.flush()
+        source.send(events)
+
+    def flush(self) -> None:
+        """Hand on everything emitted so far, on every queue."""
+        for queue in self.source_queues.values():
+            if queue.pending:
+                queue.flush()
+
+    def is_routed(self, queue: str = "outbox") -> bool:
+        """True when the routing table sends *queue* somewhere."""
+        source = self.source_queues.get(queue)
+        return source is not None and source.routed
+
+    def spawn_producer(self, func: Callable, *args: Any) -> Greenlet:
+        """Start a producer greenlet: it loops while ``self.running`` and returns.
+
+        Producers are joined when intake stops (and killed at the stop deadline).
+        """
+        greenlet = gevent.spawn(func, *args)
+        self._producers.append(greenlet)
+        return greenlet
+
+    def spawn(self, func: Callable, *args: Any) -> Greenlet:
+        """Start a background greenlet that lives until the module has stopped."""
+        greenlet = gevent.spawn(func, *args)
+        self._background.append(greenlet)
+        return greenlet
+
+    # ------------------------------------------------------------------ framework side
+    @classmethod
+    def source_queue_names(cls) -> tuple[str, ...]:
+        """The queues this class emits to."""
+        return ("outbox", "failed", *cls.emits)
+
+    def bind(
+        self,
+        name: str,
+        instance: int = 0,
+        queue_options: dict | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        """Give the module its name, logger and queues (called by the pipeline)."""
+        self.name = name
+        self.log = source_logger(f"Instance #{instance}:{name}")
+        self.running = False
+        self.consumed = 0
+        self.failed = 0
+        self._started = False
+        self._stopped = False
+        self._producers: list[Greenlet] = []
+        self._background: list[Greenlet] = []
+        self._consumers: list[Greenlet] = []
+        self._malformed = RateLimitedLog(self.log)
+        options = queue_options or {}
+        self.source_queues = {}
+        for queue in self.source_queue_names():
+            self.add_source_queue(queue, batch_size)
+        self.destination_queues = {}
+        for queue in self.consumes:
+            opts = options.get(queue, {})
+            self.destination_queues[queue] = DestinationQueue(
+                f"{name}.{queue}",
+                maxsize=opts.get("maxsize", DEFAULT_MAXSIZE),
+                when_full=opts.get("when_full", "block"),
+                batch_size=batch_size,
+            )
+
+    def add_source_queue(self, queue: str, batch_size: int = DEFAULT_BATCH_SIZE) -> SourceQueue:
+        """Create (or return) the emit queue *queue* (dynamic modules, routing)."""
+        if queue not in self.source_queues:
+            source = SourceQueue(f"{self.name}.{queue}", batch_size)
+            source.on_malformed = self._malformed
+            self.source_queues[queue] = source
+        return self.source_queues[queue]
+
+    def start(self) -> None:
+        """Start consuming and call ``on_start``; a second call does nothing."""
+        if self._started:
+            return
+        self._started = True
+        self.running = True
+        self.on_start()
+        for queue, method in self.consumes.items():
+            handler = getattr(self, method)
+            self._consumers.append(gevent.spawn(self._consume_loop, self.destination_queues[queue], handler))
+
+    def stop_intake(self, timeout: float = 5.0) -> None:
+        """Stop taking in outside data and join the producers (idempotent)."""
+        if not self.running:
+            return
+        self.running = False
+        self.on_stop_intake()
+        self._join(self._producers, timeout)
+        self.flush()
+
+    def drain(self, timeout: float = 5.0) -> bool:
+        """Consume what is queued, then stop consuming. True if it finished in time."""
+        self.stop_intake(timeout)
+        for queue in self.destination_queues.values():
+            queue.close()
+        drained = self._join(self._consumers, timeout)
+        if not drained:
+            lost = sum(q.discard() for q in self.destination_queues.values())
+            self.log.warning("Drain deadline passed: %d queued event(s) dropped.", lost)
+        self.flush()
+        return drained
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Drain, call ``on_stop`` and end every greenlet (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        deadline = time.monotonic() + timeout
+        if self._started:
+            self.drain(timeout)
+            try:
+                self.on_stop()
+            except Exception:
+                self.log.exception("on_stop() failed")
+        self._join(self._background, max(0.0, deadline - time.monotonic()))
+        lost = sum(q.discard() for q in self.source_queues.values())
+        if lost:
+            self.log.warning("%d emitted event(s) could not be handed on and were dropped.", lost)
+
+    @property
+    def alive(self) -> bool:
+        """True while started, not stopped, and no consumer greenlet has died."""
+        return self._started and not self._stopped and all(not g.dead for g in self._consumers)
+
+    def greenlets(self) -> list[Greenlet]:
+        """Every greenlet this module runs (for tests: none alive after stop)."""
+        return [*self._producers, *self._background, *self._consumers]
+
+    def _join(self, greenlets: list[Greenlet], timeout: float) -> bool:
+        live = [g for g in greenlets if not g.dead]
+        if not live:
+            return True
+        done = gevent.joinall(live, timeout=max(0.0, timeout))
+        if len(done) == len(live):
+            return True
+        gevent.killall([g for g in live if not g.dead], timeout=1.0)
+        return False
+
+    def _consume_loop(self, queue: DestinationQueue, handler: Callable[[dict], None]) -> None:
+        get = queue.get_batch
+        end_of_batch = self.end_of_batch
+        flush = self.flush
+        batch: list | None = None
+        event = None
+        index = 0
+        try:
+            while True:
+                batch = get()
+                if batch is None:
+                    break
+                for index, event in enumerate(batch):  # noqa: B007 (index used on kill)
+                    try:
+                        handler(event)
+                    except Exception as exc:
+                        self._fail(event, exc)
+                event = None
+                self.consumed += len(batch)
+                batch = None
+                end_of_batch()
+                flush()
+        except gevent.GreenletExit:
+            if batch:  # killed at the deadline mid-batch: these were not delivered
+                mark_failed(batch[index:])
+            raise
+
+    def _fail(self, event: Any, exc: BaseException) -> None:
+        self.failed += 1
+        if isinstance(event, dict) and isinstance(event.get("headers"), dict):
+            event["headers"]["error"] = {
+                "module": self.name,
+                "type": type(exc).__name__,
+                "message": str(exc),
+                "traceback": traceback.format_exception_only(type(exc), exc)[-1].strip(),
+            }
+        mark_failed([event])
+        failed = self.source_queues["failed"]
+        if not failed.routed:
+            self._malformed.warning(
+                "consume() raised %s: %s; 'failed' is not routed, event dropped.", type(exc).__name__, exc
+            )
+        failed.put(event)

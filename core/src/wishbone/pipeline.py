@@ -1,0 +1,205 @@
+"""A running setup: modules built from a bootstrap file, their queues routed, metrics on.
+
+The in-process API the command line drives::
+
+    pipeline = Pipeline.from_file("examples/demo.json")
+    pipeline.start()
+    pipeline.wait()          # until request_stop() (a signal handler calls it)
+    pipeline.stop(timeout=10)  # inputs stop, queues drain into outputs, outputs flush
+
+Stopping is a drain: modules are taken in routing order, sources first; each stops its
+intake, consumes what is queued and hands it on, so by the time a module drains nothing
+upstream can still send to it. Then every module's ``on_stop`` runs, outputs first (they
+flush and wait for confirmations), inputs last (they settle acknowledgements and close).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterable
+
+import gevent
+import gevent.event
+
+from wishbone import bootstrap as bootstrap_mod
+from wishbone.bootstrap import Bootstrap, BootstrapError
+from wishbone.log import source_logger
+from wishbone.module import Module
+from wishbone.plugins import plugin_manager
+from wishbone.queue import DEFAULT_BATCH_SIZE
+
+__all__ = ["Pipeline"]
+
+
+class Pipeline:
+    """Modules, their routes and their metrics, built from a checked :class:`Bootstrap`.
+
+    :param bootstrap: the checked bootstrap document.
+    :param instance: this process's instance number (``Instance #N`` in the log).
+    :param plugins: extra pluggy plugins (hookimpls) to register.
+    :param batch_size: events handed over at once between queues.
+    """
+
+    def __init__(
+        self,
+        bootstrap: Bootstrap,
+        instance: int = 0,
+        plugins: Iterable[object] = (),
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        load_entry_points: bool = True,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.instance = instance
+        self.log = source_logger(f"Instance #{instance}")
+        self.pm = plugin_manager(plugins, load_entry_points=load_entry_points)
+        self.pm.hook.wishbone_bootstrap_loaded(config=bootstrap.document, source=bootstrap.source)
+        self.modules: dict[str, Module] = {}
+        for name, spec in bootstrap.modules.items():
+            self.modules[name] = self._build(spec.cls, spec.variables, bootstrap_mod.jpath("bootstrap", name))
+            self.modules[name].bind(name, instance, spec.queues, batch_size)
+        for route in bootstrap.routes:
+            source = self.modules[route.source].add_source_queue(route.source_queue, batch_size)
+            source.routes.append(self.modules[route.destination].destination_queues[route.destination_queue])
+        self.metrics_module = None
+        spec = bootstrap.metrics
+        if spec.enable and spec.cls is not None:
+            self.metrics_module = self._build(spec.cls, spec.variables, "metrics")
+            self.pm.register(self.metrics_module, name="wishbone-metrics")
+            self.pm.check_pending()
+        self._stop_requested = gevent.event.Event()
+        self._metrics_loop: gevent.Greenlet | None = None
+        self._started = False
+        self._stopped = False
+        self.drained: bool | None = None
+
+    @classmethod
+    def from_file(cls, path: str, **kwargs) -> Pipeline:
+        """Build the pipeline the bootstrap file at *path* describes."""
+        return cls(bootstrap_mod.load_file(path), **kwargs)
+
+    @classmethod
+    def from_dict(cls, document: dict, source: str = "<dict>", **kwargs) -> Pipeline:
+        """Build the pipeline a bootstrap *document* (already parsed) describes."""
+        return cls(bootstrap_mod.load_dict(document, source), **kwargs)
+
+    def _build(self, module_cls: type, variables: dict, path: str):
+        try:
+            return module_cls(**variables)
+        except Exception as exc:
+            raise BootstrapError(
+                self.bootstrap.source, bootstrap_mod.jpath(path, "variables"),
+                f"{module_cls.__name__} refused its parameters: {exc}",
+            ) from None
+
+    # ----------------------------------------------------------------------------- order
+    def order(self) -> list[Module]:
+        """Modules sources first: a module comes after every module routed into it."""
+        upstream: dict[str, set[str]] = {name: set() for name in self.modules}
+        for route in self.bootstrap.routes:
+            upstream[route.destination].add(route.source)
+        ordered: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(name: str) -> None:
+            if name in ordered or name in visiting:  # a cycle: break it where found
+                return
+            visiting.add(name)
+            for parent in sorted(upstream[name]):
+                visit(parent)
+            visiting.discard(name)
+            ordered.append(name)
+
+        for name in self.modules:
+            visit(name)
+        return [self.modules[name] for name in ordered]
+
+    # ----------------------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Start every module, outputs first so inputs never send into a stopped module."""
+        if self._started:
+            return
+        self._started = True
+        hook = self.pm.hook
+        for module in reversed(self.order()):
+            hook.wishbone_module_before_start(pipeline=self, module=module)
+            module.start()
+            module.log.info("Started.")
+            hook.wishbone_module_after_start(pipeline=self, module=module)
+        if self.metrics_module is not None:
+            self._metrics_loop = gevent.spawn(self._collect_metrics, self.bootstrap.metrics.interval)
+        hook.wishbone_pipeline_started(pipeline=self)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`wait` to return (safe from a signal handler)."""
+        self._stop_requested.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`request_stop`; True if it was requested."""
+        return self._stop_requested.wait(timeout)
+
+    def join_inputs(self, timeout: float | None = None) -> bool:
+        """Wait until every producer has returned (a counted ``testevent`` is done)."""
+        producers = [g for m in self.modules.values() for g in m._producers]
+        done = gevent.joinall(producers, timeout=timeout)
+        return len(done) == len(producers)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Drain and stop every module within *timeout* seconds; True if nothing was forced."""
+        if self._stopped:
+            return bool(self.drained)
+        self._stopped = True
+        self._stop_requested.set()
+        hook = self.pm.hook
+        deadline = time.monotonic() + timeout
+        hook.wishbone_pipeline_draining(pipeline=self, timeout=timeout)
+        order = self.order()
+        drained = True
+        for module in order:
+            drained &= module.drain(max(0.1, deadline - time.monotonic()))
+        for module in reversed(order):
+            hook.wishbone_module_before_stop(pipeline=self, module=module)
+            module.stop(max(0.1, deadline - time.monotonic()))
+            module.log.info("Stopped.")
+            hook.wishbone_module_after_stop(pipeline=self, module=module)
+        if self._metrics_loop is not None:
+            self._metrics_loop.kill()
+            self._publish_metrics()
+        self.drained = drained
+        hook.wishbone_pipeline_stopped(pipeline=self, drained=drained)
+        return drained
+
+    def run(self, timeout: float = 10.0) -> bool:
+        """Start, wait for a stop request, then stop; return whether it drained."""
+        self.start()
+        self.wait()
+        return self.stop(timeout)
+
+    @property
+    def healthy(self) -> bool:
+        """True while every module is running (no consumer has died)."""
+        return self._started and not self._stopped and all(m.alive for m in self.modules.values())
+
+    # ----------------------------------------------------------------------------- metrics
+    def snapshot(self) -> dict:
+        """Every counter now: per queue in/out/dropped/size, per module consumed/failed."""
+        queues = {}
+        modules = {}
+        for module in self.modules.values():
+            for queue in module.source_queues.values():
+                queues[queue.name] = queue.metrics()
+            for queue in module.destination_queues.values():
+                queues[queue.name] = queue.metrics()
+            modules[module.name] = {"consumed": module.consumed, "failed": module.failed, **module.metrics()}
+        return {"time": time.time(), "instance": self.instance, "queues": queues, "modules": modules}
+
+    def _publish_metrics(self) -> None:
+        try:
+            self.pm.hook.wishbone_metrics_collected(pipeline=self, snapshot=self.snapshot())
+        except Exception:
+            self.log.exception("A metrics plugin failed")
+
+    def _collect_metrics(self, interval: float) -> None:
+        while True:
+            gevent.sleep(interval)
+            self._publish_metrics()
+
