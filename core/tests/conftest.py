@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gevent
 import pytest
-
 from wishbone import Pipeline
 
 

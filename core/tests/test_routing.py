@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from conftest import build, run_to_completion
 
-from wishbone import Module
-
 
 def test_one_to_one_delivers_every_event():
     p = build(

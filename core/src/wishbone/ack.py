@@ -18,7 +18,8 @@ event keeps the delivery; a plain new dict settles the original when it is relea
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Delivery", "TrackedEvent", "derive", "mark_failed", "track"]
 

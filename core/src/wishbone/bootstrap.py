@@ -86,16 +86,19 @@ class Bootstrap:
     metrics: MetricsSpec
 
 
-def jpath(*parts: str | int) -> str:
-    """``jpath("bootstrap", "out", "variables")`` -> ``bootstrap.out.variables``."""
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENT.match(part):
-            out += f".{part}" if out else part
+def jpath(base: str, *keys: str | int) -> str:
+    """Extend the JSON path *base* by *keys*: ``jpath("bootstrap", "out")`` -> ``bootstrap.out``.
+
+    Keys that are not identifiers are quoted (``routingtable["input.outbox"][0]``).
+    """
+    out = base
+    for key in keys:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif _IDENT.match(key):
+            out += f".{key}" if out else key
         else:
-            out += f"[{json.dumps(part)}]"
+            out += f"[{json.dumps(key)}]"
     return out
 
 
@@ -145,7 +148,8 @@ def _check_keys(source: str, obj: dict, allowed: tuple[str, ...], path: str) -> 
     for key in obj:
         if key not in allowed:
             raise BootstrapError(
-                source, jpath(path, key) if path else key,
+                source,
+                jpath(path, key),
                 f"unknown key {key!r}; expected one of: {', '.join(allowed)}",
             )
 
@@ -211,7 +215,9 @@ def _load_queue_options(source: str, cls: type[Module], section: Any, path: str)
         qpath = jpath(path, queue)
         if queue not in cls.consumes:
             raise BootstrapError(
-                source, qpath, f"{cls.__name__} consumes no queue {queue!r} (it consumes: {', '.join(cls.consumes) or 'none'})"
+                source,
+                qpath,
+                f"{cls.__name__} consumes no queue {queue!r} (it consumes: {', '.join(cls.consumes) or 'none'})",
             )
         _expect(source, opts, dict, qpath, "an object")
         _check_keys(source, opts, ("maxsize", "when_full"), qpath)
@@ -242,7 +248,8 @@ def _load_routes(source: str, table: Any, modules: dict[str, ModuleSpec]) -> lis
         cls = modules[name].cls
         if queue not in cls.source_queue_names() and not cls.dynamic_queues:
             raise BootstrapError(
-                source, path,
+                source,
+                path,
                 f"{cls.__name__} ({name!r}) emits no queue {queue!r} (it emits: {', '.join(cls.source_queue_names())})",
             )
         _expect(source, destinations, list, path, "an array of 'instance.queue' strings")
@@ -254,12 +261,16 @@ def _load_routes(source: str, table: Any, modules: dict[str, ModuleSpec]) -> lis
             dcls = modules[dname].cls
             if not dcls.consumes:
                 raise BootstrapError(
-                    source, dpath, f"{dname!r} is an input ({dcls.__name__}): it consumes no queue, nothing can route into it"
+                    source,
+                    dpath,
+                    f"{dname!r} is an input ({dcls.__name__}): it consumes no queue, nothing can route into it",
                 )
             if dqueue not in dcls.consumes:
                 raise BootstrapError(
-                    source, dpath,
-                    f"{dcls.__name__} ({dname!r}) consumes no queue {dqueue!r} (it consumes: {', '.join(dcls.consumes)})",
+                    source,
+                    dpath,
+                    f"{dcls.__name__} ({dname!r}) consumes no queue {dqueue!r} "
+                    f"(it consumes: {', '.join(dcls.consumes)})",
                 )
             if dname == name:
                 raise BootstrapError(source, dpath, f"{name!r} would consume its own output: a loop")

@@ -26,12 +26,7 @@ def new_event(data: Any = None, headers: dict | None = None) -> dict:
 
 def is_event(obj: Any) -> bool:
     """True when *obj* is a dict with exactly a dict ``headers`` and a ``data`` key."""
-    return (
-        isinstance(obj, dict)
-        and len(obj) == 2
-        and "data" in obj
-        and type(obj.get("headers")) is dict
-    )
+    return isinstance(obj, dict) and len(obj) == 2 and "data" in obj and type(obj.get("headers")) is dict
 
 
 def split_valid(batch: list) -> tuple[list, list]:
@@ -41,12 +36,7 @@ def split_valid(batch: list) -> tuple[list, list]:
     lists when something is wrong.
     """
     for item in batch:
-        if not (
-            isinstance(item, dict)
-            and len(item) == 2
-            and "data" in item
-            and type(item.get("headers")) is dict
-        ):
+        if not (isinstance(item, dict) and len(item) == 2 and "data" in item and type(item.get("headers")) is dict):
             break
     else:
         return batch, []

@@ -35,7 +35,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import gevent
 from gevent import Greenlet

@@ -112,9 +112,7 @@ def check_parameters(cls: type, variables: dict) -> dict:
     for p in declared.values():
         if p.name not in variables:
             if p.required:
-                raise ParameterError(
-                    p.name, f"missing required parameter {p.name!r} ({describe_type(p.annotation)})"
-                )
+                raise ParameterError(p.name, f"missing required parameter {p.name!r} ({describe_type(p.annotation)})")
             continue
         value = variables[p.name]
         if not _matches(value, p.annotation):

@@ -16,7 +16,7 @@ flush and wait for confirmations), inputs last (they settle acknowledgements and
 from __future__ import annotations
 
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import gevent
 import gevent.event
@@ -87,7 +87,8 @@ class Pipeline:
             return module_cls(**variables)
         except Exception as exc:
             raise BootstrapError(
-                self.bootstrap.source, bootstrap_mod.jpath(path, "variables"),
+                self.bootstrap.source,
+                bootstrap_mod.jpath(path, "variables"),
                 f"{module_cls.__name__} refused its parameters: {exc}",
             ) from None
 
@@ -202,4 +203,3 @@ class Pipeline:
         while True:
             gevent.sleep(interval)
             self._publish_metrics()
-

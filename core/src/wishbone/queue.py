@@ -11,7 +11,8 @@ the input), unless the destination was configured to drop, and then every drop i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import gevent.queue
 
@@ -182,7 +183,7 @@ class SourceQueue:
         # change its events before the copies are made.
         copies = [[clone(event) for event in good] for _ in routes[1:]]
         routes[0].put_batch(good)
-        for route, copy in zip(routes[1:], copies):
+        for route, copy in zip(routes[1:], copies, strict=True):
             route.put_batch(copy)
 
     def discard(self) -> int:

@@ -1,0 +1,87 @@
+"""End-to-end acknowledgement: a tracked event settles once every copy is done."""
+
+from __future__ import annotations
+
+import gevent
+from test_module import Collect, Exploding, pipeline
+from wishbone import Module
+from wishbone.ack import derive, track
+
+
+class TrackedInput(Module):
+    """Emits tracked events and records their settlements.
+
+    Queues: outbox.
+    """
+
+    consumes: dict = {}
+
+    def __init__(self, count: int = 10):
+        self.count = count
+        self.settled: list = []
+
+    def on_start(self):
+        self.spawn_producer(self._run)
+
+    def _run(self):
+        batch = [track({"headers": {}, "data": i}, self._settle, i) for i in range(self.count)]
+        self.emit_batch(batch)
+        del batch
+
+    def _settle(self, tag, ok):
+        self.settled.append((tag, ok))
+
+
+class Holder(Module):
+    """Keeps events until told to let go (an asynchronous output).
+
+    Queues: inbox.
+    """
+
+    def __init__(self):
+        self.held: list = []
+
+    def consume(self, event):
+        self.held.append(derive(event, event["data"]))
+
+
+def test_settles_ok_when_the_output_is_done():
+    p = pipeline({"input": (TrackedInput, {}), "out": (Holder, {})}, [("input", "outbox", "out", "inbox")])
+    with gevent.Timeout(10):
+        p.start()
+        p.join_inputs(5)
+        gevent.sleep(0.05)
+        assert p.modules["input"].settled == []  # still held by the output
+        p.modules["out"].held.clear()
+        assert sorted(p.modules["input"].settled) == [(i, True) for i in range(10)]
+        p.stop(5)
+
+
+def test_one_to_many_settles_once_after_every_branch():
+    p = pipeline(
+        {"input": (TrackedInput, {"count": 4}), "a": (Holder, {}), "b": (Collect, {})},
+        [("input", "outbox", "a", "inbox"), ("input", "outbox", "b", "inbox")],
+    )
+    with gevent.Timeout(10):
+        p.start()
+        p.join_inputs(5)
+        gevent.sleep(0.05)
+        p.modules["b"].seen.clear()
+        assert p.modules["input"].settled == []  # branch a still holds its copies
+        p.modules["a"].held.clear()
+        assert sorted(p.modules["input"].settled) == [(i, True) for i in range(4)]
+        p.stop(5)
+
+
+def test_failed_events_settle_negatively():
+    p = pipeline(
+        {"input": (TrackedInput, {"count": 6}), "x": (Exploding, {}), "ok": (Collect, {}), "bad": (Collect, {})},
+        [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox"), ("x", "failed", "bad", "inbox")],
+    )
+    with gevent.Timeout(10):
+        p.start()
+        p.join_inputs(5)
+        p.stop(5)
+    p.modules["ok"].seen.clear()
+    p.modules["bad"].seen.clear()
+    assert sorted(p.modules["input"].settled) == [(i, i % 2 == 0) for i in range(6)]

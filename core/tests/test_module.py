@@ -1,0 +1,222 @@
+"""Module behaviour: failures go to ``failed``, malformed events are dropped and counted,
+1-n copies are independent, lifecycle calls are idempotent, stop drains."""
+
+from __future__ import annotations
+
+import logging
+
+import gevent
+import pytest
+from conftest import run_to_completion
+from wishbone import Module, Pipeline
+from wishbone.bootstrap import Bootstrap, MetricsSpec, ModuleSpec, Route
+
+
+class Exploding(Module):
+    """Raises on odd payloads, passes the rest.
+
+    Queues: inbox, outbox, failed.
+    """
+
+    def consume(self, event):
+        if event["data"] % 2:
+            raise ValueError(f"odd: {event['data']}")
+        self.emit(event)
+
+
+class Counter(Module):
+    """Generates events 0..count-1 (an input).
+
+    Parameters: count (int).
+    """
+
+    consumes: dict = {}
+
+    def __init__(self, count: int = 10, bad_every: int = 0):
+        self.count = count
+        self.bad_every = bad_every
+
+    def on_start(self):
+        self.spawn_producer(self._run)
+
+    def _run(self):
+        batch = []
+        for i in range(self.count):
+            if self.bad_every and i % self.bad_every == 0:
+                batch.append({"data": i})  # no headers: malformed
+            else:
+                batch.append({"headers": {}, "data": i})
+            if len(batch) == 100:
+                self.emit_batch(batch)
+                batch = []
+        self.emit_batch(batch)
+
+
+class Collect(Module):
+    """Keeps what it consumes (test sink).
+
+    Queues: inbox.
+    """
+
+    def __init__(self, mutate: bool = False, delay: float = 0.0):
+        self.mutate = mutate
+        self.delay = delay
+        self.seen: list = []
+
+    def consume(self, event):
+        if self.mutate:
+            event["headers"]["touched"] = self.name
+        self.seen.append(event)
+
+    def end_of_batch(self):
+        if self.delay:
+            gevent.sleep(self.delay)
+
+
+def pipeline(modules: dict, routes: list[tuple[str, str, str, str]], queues: dict | None = None) -> Pipeline:
+    specs = {
+        name: ModuleSpec(name, "test", cls.__name__, cls, variables, (queues or {}).get(name, {}))
+        for name, (cls, variables) in modules.items()
+    }
+    return Pipeline(
+        Bootstrap("<test>", {}, specs, [Route(*r) for r in routes], MetricsSpec(False, "", "", 1, {})),
+        load_entry_points=False,
+    )
+
+
+def test_exception_in_consume_goes_to_failed_with_the_error():
+    p = pipeline(
+        {"input": (Counter, {"count": 10}), "x": (Exploding, {}), "ok": (Collect, {}), "bad": (Collect, {})},
+        [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox"), ("x", "failed", "bad", "inbox")],
+    )
+    assert run_to_completion(p)
+    assert [e["data"] for e in p.modules["ok"].seen] == [0, 2, 4, 6, 8]
+    failed = p.modules["bad"].seen
+    assert [e["data"] for e in failed] == [1, 3, 5, 7, 9]
+    assert failed[0]["headers"]["error"]["type"] == "ValueError"
+    assert failed[0]["headers"]["error"]["module"] == "x"
+    assert p.snapshot()["modules"]["x"] == {"consumed": 10, "failed": 5}
+
+
+def test_unrouted_failed_queue_counts_and_logs(caplog):
+    p = pipeline(
+        {"input": (Counter, {"count": 10}), "x": (Exploding, {}), "ok": (Collect, {})},
+        [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox")],
+    )
+    with caplog.at_level(logging.WARNING):
+        assert run_to_completion(p)
+    assert p.snapshot()["queues"]["x.failed"]["dropped"] == 5
+    # rate-limited: one line for five failures
+    assert len([r for r in caplog.records if "consume() raised" in r.getMessage()]) == 1
+
+
+def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplog):
+    p = pipeline(
+        {"input": (Counter, {"count": 1000, "bad_every": 10}), "ok": (Collect, {})},
+        [("input", "outbox", "ok", "inbox")],
+    )
+    with caplog.at_level(logging.WARNING):
+        assert run_to_completion(p)
+    assert len(p.modules["ok"].seen) == 900
+    assert p.snapshot()["queues"]["input.outbox"] == {"in": 1000, "out": 900, "dropped": 100, "size": 0}
+    assert len([r for r in caplog.records if "malformed" in r.getMessage()]) == 1
+
+
+def test_one_to_many_copies_are_independent():
+    p = pipeline(
+        {"input": (Counter, {"count": 5}), "a": (Collect, {"mutate": True}), "b": (Collect, {"mutate": True})},
+        [("input", "outbox", "a", "inbox"), ("input", "outbox", "b", "inbox")],
+    )
+    assert run_to_completion(p)
+    assert [e["headers"] for e in p.modules["a"].seen] == [{"touched": "a"}] * 5
+    assert [e["headers"] for e in p.modules["b"].seen] == [{"touched": "b"}] * 5
+
+
+def test_backpressure_blocks_the_input_and_loses_nothing():
+    p = pipeline(
+        {"input": (Counter, {"count": 3000}), "slow": (Collect, {"delay": 0.001})},
+        [("input", "outbox", "slow", "inbox")],
+        queues={"slow": {"inbox": {"maxsize": 200}}},
+    )
+    p.start()
+    with gevent.Timeout(20):
+        peak = 0
+        while not p.join_inputs(0.001):
+            peak = max(peak, p.modules["slow"].destination_queues["inbox"].size)
+        assert p.stop(20)
+    assert len(p.modules["slow"].seen) == 3000
+    assert peak <= 200 + 100  # bounded: at most one batch beyond the limit in flight
+
+
+def test_drop_mode_counts_every_drop():
+    p = pipeline(
+        {"input": (Counter, {"count": 5000}), "slow": (Collect, {"delay": 0.002})},
+        [("input", "outbox", "slow", "inbox")],
+        queues={"slow": {"inbox": {"maxsize": 100, "when_full": "drop"}}},
+    )
+    assert run_to_completion(p)
+    inbox = p.snapshot()["queues"]["slow.inbox"]
+    assert inbox["dropped"] > 0
+    assert len(p.modules["slow"].seen) + inbox["dropped"] == 5000
+
+
+def test_stop_during_a_stream_loses_no_accepted_event():
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "input": {"module": "testevent", "variables": {"interval": 0}},
+                "pt": {"module": "passthrough"},
+                "out": {"module": "null"},
+            },
+            "routingtable": {"input.outbox": ["pt.inbox"], "pt.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(20):
+        p.start()
+        gevent.sleep(0.2)
+        assert p.stop(10)
+    snap = p.snapshot()
+    assert snap["modules"]["input"]["generated"] > 0
+    assert snap["modules"]["out"]["consumed"] == snap["modules"]["input"]["generated"]
+
+
+def test_lifecycle_is_idempotent_and_leaves_no_greenlet():
+    p = pipeline({"input": (Counter, {"count": 10}), "ok": (Collect, {})}, [("input", "outbox", "ok", "inbox")])
+    with gevent.Timeout(10):
+        p.start()
+        p.start()
+        assert p.join_inputs(5)
+        assert p.stop(5)
+        assert p.stop(5)
+    for module in p.modules.values():
+        module.start()  # a stopped module stays stopped
+        module.stop()
+        assert all(g.dead for g in module.greenlets())
+    assert not p.healthy
+
+
+def test_drain_deadline_forces_and_counts():
+    p = pipeline(
+        {"input": (Counter, {"count": 2000}), "slow": (Collect, {"delay": 0.05})},
+        [("input", "outbox", "slow", "inbox")],
+    )
+    with gevent.Timeout(10):
+        p.start()
+        assert p.join_inputs(5)
+        assert not p.stop(0.3)
+    inbox = p.snapshot()["queues"]["slow.inbox"]
+    assert len(p.modules["slow"].seen) + inbox["dropped"] <= 2000
+    assert inbox["dropped"] > 0
+    assert all(g.dead for m in p.modules.values() for g in m.greenlets())
+
+
+@pytest.mark.parametrize("name", ["testevent", "passthrough", "null"])
+def test_builtins_document_parameters_and_queues(name):
+    from wishbone import discovery
+    from wishbone.params import parameters_of
+
+    cls = discovery.load(name)
+    doc = cls.__doc__
+    assert "Queues:" in doc and "Parameters:" in doc
+    for p in parameters_of(cls):
+        assert p.name in doc
