@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import gevent.socket
 from gevent.pywsgi import WSGIServer
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, UnknownMetricFamily
@@ -228,12 +229,15 @@ class Prometheus:
         self.pipeline = pipeline
         self.log = source_logger(f"Instance #{pipeline.instance}:prometheus")
         port = self.port + pipeline.instance if self.port else 0
-        server = WSGIServer((self.address, port), self.application, spawn=16, log=None, error_log=self.log)
+        listener = gevent.socket.socket(gevent.socket.AF_INET6 if ":" in self.address else gevent.socket.AF_INET)
         try:
-            server.init_socket()
+            listener.setsockopt(gevent.socket.SOL_SOCKET, gevent.socket.SO_REUSEADDR, 1)
+            listener.bind((self.address, port))
+            listener.listen(64)
         except OSError as exc:
+            listener.close()
             raise RuntimeError(f"prometheus: cannot listen on {self.address}:{port}: {exc.strerror or exc}") from None
-        self.server = server
+        self.server = WSGIServer(listener, self.application, spawn=16, log=None, error_log=self.log)
 
     def _snapshot(self) -> dict | None:
         if self.pipeline is not None:
