@@ -1,0 +1,222 @@
+"""The ``wishbone`` command's process model, run for real: debug, start/stop, pidfile rules, kill,
+several instances, a worker restarted, and a drain on SIGTERM that loses no accepted event."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import WISHBONE, read_pids, run_cli, wait_until, write_bootstrap
+from wishbone.pidfile import alive
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S.*: ")
+
+
+def _stream(tmp_path: Path, interval: float = 0.01, metrics: bool = False) -> tuple[str, Path]:
+    """testevent -> passthrough -> testsink; returns the bootstrap path and the sink's count file."""
+    counts = tmp_path / "counts.txt"
+    config = write_bootstrap(
+        tmp_path / "stream.json",
+        {
+            "input": ("testevent", {"interval": interval}),
+            "relay": ("passthrough", {}),
+            "output": ("testsink", {"path": str(counts)}),
+        },
+        {"input.outbox": ["relay.inbox"], "relay.outbox": ["output.inbox"]},
+        metrics={"enable": True, "module": "log", "interval": 600} if metrics else None,
+    )
+    return config, counts
+
+
+def _counted(counts: Path) -> tuple[int, list[int]]:
+    """(sum of the sink's batch lines, its final counts) from the count file."""
+    batches, finals = 0, []
+    for line in counts.read_text().splitlines():
+        kind, n = line.split()
+        if kind == "batch":
+            batches += int(n)
+        else:
+            finals.append(int(n))
+    return batches, finals
+
+
+def _start(config: str, pid_path: Path, log: Path, *extra: str) -> list[int]:
+    result = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(log), *extra, timeout=30)
+    assert result.returncode == 0, result.stderr + (log.read_text() if log.exists() else "")
+    pids = read_pids(pid_path)
+    assert f"started with pids {', '.join(map(str, pids))}" in result.stdout
+    return pids
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def test_debug_runs_in_the_foreground_and_logs_like_the_seed(tmp_path, pid_path):
+    config, counts = _stream(tmp_path)
+    log = tmp_path / "debug.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path)], stderr=err, stdin=subprocess.DEVNULL
+        )
+        try:
+            assert wait_until(lambda: counts.exists() and counts.stat().st_size > 0, 15)
+            pids = read_pids(pid_path)
+            assert pids[0] == proc.pid and len(pids) == 2
+            proc.send_signal(signal.SIGINT)  # Ctrl-C
+            assert proc.wait(timeout=20) == 0
+        finally:
+            proc.kill()
+    text = log.read_text()
+    assert all(LOG_LINE.match(line) for line in text.splitlines()), text
+    assert "INFO Server: Starting wishbone in foreground." in text
+    assert "INFO Instance #0:output: Started." in text
+    assert "INFO Server: Instance #0 started." in text
+    assert f"INFO Server: Started with pids: {pids[0]}, {pids[1]}" in text
+    assert "INFO Instance #0: Drained and stopped." in text
+    assert not pid_path.exists() and not alive(pids[1])
+    batches, finals = _counted(counts)
+    assert finals == [batches] and batches > 0
+
+
+def test_start_writes_pidfile_and_stop_drains_and_removes_it(tmp_path, pid_path):
+    config, counts = _stream(tmp_path)
+    log = tmp_path / "wishbone.log"
+    pids = _start(config, pid_path, log)
+    assert len(pids) == 2 and all(alive(p) for p in pids)
+    assert _children(pids[0]) == {pids[1]}
+    assert os.getsid(pids[0]) != os.getsid(0)  # detached into its own session
+    assert Path(f"/proc/{pids[0]}/cwd").resolve() == Path("/")
+    result = run_cli("stop", "--pid", str(pid_path), timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert not pid_path.exists() and not any(alive(p) for p in pids)
+    text = log.read_text()
+    assert "Server: Starting wishbone in background." in text and "Server: Stopped (exit status 0)." in text
+    batches, finals = _counted(counts)
+    assert finals == [batches]
+
+    again = run_cli("stop", "--pid", str(pid_path))
+    assert again.returncode == 1 and f"no pidfile {pid_path}: wishbone is not running" in again.stderr
+
+
+def test_start_twice_is_refused(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    pids = _start(config, pid_path, tmp_path / "a.log")
+    second = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(tmp_path / "b.log"))
+    assert second.returncode == 1
+    assert "already running" in second.stderr and str(pids[0]) in second.stderr
+    assert read_pids(pid_path) == pids and all(alive(p) for p in pids)
+    assert run_cli("stop", "--pid", str(pid_path)).returncode == 0
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait(timeout=10)
+    return proc.pid
+
+
+def test_a_stale_pidfile_is_cleaned(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    dead = _dead_pid()
+    pid_path.write_text(f"{dead}\n")
+    for command in ("stop", "kill"):
+        result = run_cli(command, "--pid", str(pid_path))
+        assert result.returncode == 1 and "stale pidfile" in result.stderr
+        assert not pid_path.exists()
+        pid_path.write_text(f"{dead}\n")
+    log = tmp_path / "wishbone.log"
+    pids = _start(config, pid_path, log)
+    assert dead not in pids
+    assert f"Removed stale pidfile {pid_path} (pids {dead})." in log.read_text()
+    assert run_cli("stop", "--pid", str(pid_path)).returncode == 0
+
+
+def test_a_pidfile_that_is_a_symlink_is_refused(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    target = tmp_path / "precious.txt"
+    target.write_text("do not touch\n")
+    pid_path.symlink_to(target)
+    for command in (["start", "--config", config], ["debug", "--config", config], ["stop"], ["kill"]):
+        result = run_cli(*command, "--pid", str(pid_path), "--logfile", str(tmp_path / "x.log"), timeout=20)
+        assert result.returncode == 1, (command, result.stderr)
+        assert "symbolic link" in result.stderr and "Traceback" not in result.stderr
+    assert target.read_text() == "do not touch\n" and pid_path.is_symlink()
+
+
+def test_garbage_in_the_pidfile_is_not_mistaken_for_stale(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    pid_path.write_text("root:x:0:0\n")
+    result = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(tmp_path / "x.log"))
+    assert result.returncode == 1 and "does not look like a pidfile" in result.stderr
+    assert pid_path.read_text() == "root:x:0:0\n"
+
+
+def test_kill_sends_sigkill_to_every_pid_and_removes_the_pidfile(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    pids = _start(config, pid_path, tmp_path / "wishbone.log", "--instances", "2")
+    result = run_cli("kill", "--pid", str(pid_path))
+    assert result.returncode == 0, result.stderr
+    assert not pid_path.exists()
+    assert wait_until(lambda: not any(alive(p) for p in pids), 5)
+    again = run_cli("kill", "--pid", str(pid_path))
+    assert again.returncode == 1 and "not running" in again.stderr
+
+
+def test_three_instances_are_three_workers_and_stop_ends_them_all(tmp_path, pid_path):
+    config, counts = _stream(tmp_path)
+    log = tmp_path / "wishbone.log"
+    pids = _start(config, pid_path, log, "--instances", "3")
+    parent, workers = pids[0], pids[1:]
+    assert len(workers) == 3 and _children(parent) == set(workers)
+    text = log.read_text()
+    for k in range(3):
+        assert f"Server: Instance #{k} started." in text and f"Instance #{k}:input: Started." in text
+    assert run_cli("stop", "--pid", str(pid_path), timeout=30).returncode == 0
+    assert not any(alive(p) for p in pids) and not pid_path.exists()
+    batches, finals = _counted(counts)
+    assert len(finals) == 3 and sum(finals) == batches
+
+
+def test_a_worker_that_dies_is_restarted(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    log = tmp_path / "wishbone.log"
+    parent, first, second = _start(config, pid_path, log, "--instances", "2")
+    os.kill(second, signal.SIGKILL)
+    assert wait_until(lambda: len(read_pids(pid_path)) == 3 and second not in read_pids(pid_path), 10)
+    assert wait_until(lambda: "Instance #1 restarted" in log.read_text(), 10)
+    _, still_first, replacement = read_pids(pid_path)
+    assert still_first == first and alive(replacement) and _children(parent) == {first, replacement}
+    assert f"Instance #1 (pid {second}) died unexpectedly (signal 9); restarting in 0.5 s." in log.read_text()
+    assert run_cli("stop", "--pid", str(pid_path), timeout=30).returncode == 0
+    assert not any(alive(p) for p in (parent, first, replacement))
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+def test_sigterm_during_a_stream_loses_no_accepted_event(tmp_path, pid_path, instances):
+    config, counts = _stream(tmp_path, interval=0, metrics=True)
+    log = tmp_path / "wishbone.log"
+    pids = _start(config, pid_path, log, "--instances", str(instances))
+    assert wait_until(lambda: counts.exists() and counts.stat().st_size > 2000, 15)
+    os.kill(pids[0], signal.SIGTERM)
+    assert wait_until(lambda: not any(alive(p) for p in pids), 20)
+    assert not pid_path.exists()
+    text = log.read_text()
+    generated = [int(n) for n in re.findall(r"metrics: module input consumed=\d+ failed=0 generated=(\d+)", text)]
+    assert len(generated) == instances, text
+    batches, finals = _counted(counts)
+    assert sum(generated) > 0 and batches == sum(finals) == sum(generated)
+    assert "dropped=0" in text and not re.search(r"dropped=[1-9]", text)
+    assert "Server: Stopped (exit status 0)." in text
