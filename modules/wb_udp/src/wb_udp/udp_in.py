@@ -1,0 +1,209 @@
+"""The ``udp_in`` input: a UDP server whose one reader greenlet drains the socket in batches."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from typing import Any, Literal
+
+import gevent
+import gevent.socket
+from wishbone import Module
+from wishbone.log import RateLimitedLog
+
+from wb_udp.kernel import inode_of, kernel_drops, set_receive_buffer
+
+__all__ = ["UDPIn"]
+
+#: How long the reader waits for a datagram before it checks whether intake has stopped.
+IDLE_CHECK = 0.2
+#: The largest payload an IPv4 UDP datagram can carry.
+MAX_UDP_PAYLOAD = 65535
+
+
+class _Idle(Exception):
+    """No datagram within IDLE_CHECK seconds."""
+
+
+_IDLE = _Idle()
+
+
+def _decode_text(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+DECODERS: dict[str, Callable[[bytes], Any] | None] = {"raw": None, "text": _decode_text, "json": json.loads}
+
+
+class UDPIn(Module):
+    """Receives UDP datagrams; each becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
+
+    One reader greenlet waits for the socket to be readable, then reads without blocking
+    until the socket is empty or a batch is full, and hands the batch on at once. The socket
+    always has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and
+    the kernel spreads datagrams over them (by sender address and port).
+
+    A datagram that cannot be decoded (``decode`` text or json), or that is longer than
+    ``max_size``, goes to ``failed`` with its raw bytes as data and the reason in
+    ``headers.error``; it is counted and never stops the reader.
+
+    Parameters:
+        port (int): UDP port to listen on; 0 picks a free one (logged).
+        address (str): address to bind (default "127.0.0.1"; "0.0.0.0" or "::" must be asked for).
+        max_size (int): longest datagram accepted, in bytes (default 65535: nothing is cut short;
+            a longer datagram goes to failed).
+        buffer_size (int): socket receive buffer asked for, in bytes (default 8 MiB; 0 keeps the
+            kernel's default). The kernel drops datagrams when it is full, e.g. while the
+            pipeline is busy; what the kernel granted is logged at start.
+        decode (str): "raw" (bytes, the default), "text" (UTF-8 str) or "json" (parsed value).
+
+    Queues:
+        outbox: one event per datagram.
+        failed: datagrams that failed decoding (data: the raw bytes; headers.error: why).
+
+    Metrics:
+        datagrams: datagrams received.  decode_failures: datagrams sent to failed.
+        kernel_drops: datagrams the kernel dropped for this socket (receive buffer full), read
+            from /proc/net/udp; absent where /proc is not available.
+    """
+
+    consumes: dict[str, str] = {}
+
+    def __init__(
+        self,
+        port: int,
+        address: str = "127.0.0.1",
+        max_size: int = 65535,
+        buffer_size: int = 8 * 1024 * 1024,
+        decode: Literal["raw", "text", "json"] = "raw",
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {port}")
+        if not 1 <= max_size <= MAX_UDP_PAYLOAD:
+            raise ValueError(f"max_size must be 1..{MAX_UDP_PAYLOAD} bytes, got {max_size}")
+        if buffer_size < 0:
+            raise ValueError(f"buffer_size must be 0 (kernel default) or more bytes, got {buffer_size}")
+        if decode not in DECODERS:
+            raise ValueError(f"decode must be one of {', '.join(DECODERS)}, got {decode!r}")
+        self.port = port
+        self.address = address
+        self.max_size = max_size
+        self.buffer_size = buffer_size
+        self.decode = decode
+        self.datagrams = 0
+        self.decode_failures = 0
+        self.buffer_granted: int | None = None
+        self._sock: socket.socket | None = None
+        self._inode: int | None = None
+        self._drops: int | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_start(self) -> None:
+        self._bad = RateLimitedLog(self.log)
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            self.buffer_granted = set_receive_buffer(sock, self.buffer_size)
+            sock.bind((self.address, self.port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot listen on udp {self.address}:{self.port}: {exc.strerror}") from None
+        sock.setblocking(False)
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        self._inode = inode_of(sock)
+        self.log.info(
+            "Listening on udp %s:%d (receive buffer: asked %d bytes, kernel reports %d).",
+            self.address,
+            self.port,
+            self.buffer_size,
+            self.buffer_granted,
+        )
+        if self.buffer_size and self.buffer_granted < self.buffer_size:
+            self.log.warning(
+                "The kernel capped the receive buffer at %d bytes; raise net.core.rmem_max to avoid drops.",
+                self.buffer_granted,
+            )
+        self.spawn_producer(self._read, sock)
+
+    def on_stop(self) -> None:
+        self._close()
+
+    def metrics(self) -> dict:
+        found = {"datagrams": self.datagrams, "decode_failures": self.decode_failures}
+        if self._sock is not None and self._inode is not None:
+            drops = kernel_drops(self._inode)
+            if drops is not None:
+                self._drops = drops
+        if self._drops is not None:
+            found["kernel_drops"] = self._drops
+        return found
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            self.metrics()  # last look at the kernel's drop counter while the socket exists
+            self._sock.close()
+            self._sock = None
+
+    # ------------------------------------------------------------------ the reader
+    def _read(self, sock: socket.socket) -> None:
+        """Wait for readability, drain up to a batch without blocking, hand it on; repeat."""
+        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+        wait = gevent.socket.wait
+        recvfrom = sock.recvfrom
+        bufsize = self.max_size + 1  # one byte more: a longer datagram is seen, not cut short
+        max_size = self.max_size
+        decode = DECODERS[self.decode]
+        batch_size = self.source_queues["outbox"].batch_size
+        try:
+            while self.running:
+                try:
+                    wait(watcher, IDLE_CHECK, _IDLE)
+                except _Idle:
+                    continue
+                events: list[dict] = []
+                failed: list[dict] = []
+                try:
+                    for _ in range(batch_size):
+                        data, peer = recvfrom(bufsize)
+                        headers = {"udp": {"peer": [peer[0], peer[1]]}}
+                        if len(data) > max_size:
+                            failed.append(self._failure(headers, data, ValueError("datagram longer than max_size")))
+                        elif decode is None:
+                            events.append({"headers": headers, "data": data})
+                        else:
+                            try:
+                                events.append({"headers": headers, "data": decode(data)})
+                            except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
+                                failed.append(self._failure(headers, data, exc))
+                except BlockingIOError:
+                    pass
+                except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
+                    self._bad.warning("Receiving failed: %s", exc)
+                self.datagrams += len(events) + len(failed)
+                if events:
+                    self.emit_batch(events)
+                if failed:
+                    self._hand_on_failed(failed)
+        finally:
+            watcher.close()
+            self._close()
+
+    def _failure(self, headers: dict, data: bytes, exc: Exception) -> dict:
+        headers["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)[:500]}
+        return {"headers": headers, "data": data}
+
+    def _hand_on_failed(self, failed: list[dict]) -> None:
+        self.decode_failures += len(failed)
+        routed = self.is_routed("failed")
+        self._bad.warning(
+            "%d datagram(s) not accepted (decode %s), %s; e.g. from %s: %s",
+            len(failed),
+            self.decode,
+            "sent to failed" if routed else "dropped: 'failed' is not routed",
+            failed[0]["headers"]["udp"]["peer"],
+            failed[0]["headers"]["error"]["message"],
+        )
+        self.emit_batch(failed, "failed")
