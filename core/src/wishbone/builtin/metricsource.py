@@ -108,8 +108,8 @@ class MetricsSource(Module):
         while self.running:
             if self._wake.wait(self.interval):
                 break
+            self.snapshots += 1  # first, so a snapshot counts itself
             snapshot = self.pipeline.snapshot()
-            self.snapshots += 1
             self.emit_batch(self.events(snapshot))
 
 
