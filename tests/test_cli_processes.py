@@ -220,3 +220,84 @@ def test_sigterm_during_a_stream_loses_no_accepted_event(tmp_path, pid_path, ins
     assert sum(generated) > 0 and batches == sum(finals) == sum(generated)
     assert "dropped=0" in text and not re.search(r"dropped=[1-9]", text)
     assert "Server: Stopped (exit status 0)." in text
+
+
+def _lingering(tmp_path: Path, delay: float) -> tuple[str, Path]:
+    counts = tmp_path / "counts.txt"
+    config = write_bootstrap(
+        tmp_path / "linger.json",
+        {"input": ("testevent", {"interval": 0.1}), "output": ("testsink", {"path": str(counts), "stop_delay": delay})},
+        {"input.outbox": ["output.inbox"]},
+    )
+    return config, counts
+
+
+def test_a_second_sigterm_forces(tmp_path, pid_path):
+    config, _ = _lingering(tmp_path, delay=60)
+    log = tmp_path / "wishbone.log"
+    pids = _start(config, pid_path, log)
+    os.kill(pids[0], signal.SIGTERM)
+    assert wait_until(lambda: "Instance #0: Stopping" in log.read_text(), 10)
+    os.kill(pids[0], signal.SIGTERM)
+    assert wait_until(lambda: not any(alive(p) for p in pids), 10)
+    text = log.read_text()
+    assert "Forcing: SIGKILL to the workers (a second signal)." in text
+    assert "Instance #0 exited (signal 9)." in text and "Server: Stopped (exit status 1)." in text
+    assert not pid_path.exists()
+
+
+def test_a_worker_outliving_the_drain_deadline_is_killed(tmp_path, pid_path):
+    config, _ = _lingering(tmp_path, delay=60)
+    log = tmp_path / "wishbone.log"
+    with open(log, "w") as err:
+        debug = subprocess.Popen(
+            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path), "--drain-deadline", "0.5"],
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            assert wait_until(lambda: "Started with pids" in log.read_text(), 15)
+            debug.send_signal(signal.SIGTERM)
+            assert debug.wait(timeout=15) == 1  # 0.5 s deadline + the parent's 5 s margin
+        finally:
+            debug.kill()
+    assert "Forcing: SIGKILL to the workers (the deadline passed)." in log.read_text()
+
+
+def test_a_bootstrap_the_worker_cannot_build_fails_start_with_78(tmp_path, pid_path):
+    config = write_bootstrap(tmp_path / "bad.json", {"input": ("testevent", {"interval": -1})}, {})
+    log = tmp_path / "wishbone.log"
+    result = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(log), timeout=30)
+    assert result.returncode == 78, result.stderr
+    assert "bootstrap.input.variables: TestEvent refused its parameters" in result.stderr
+    assert wait_until(lambda: not pid_path.exists(), 10)
+    assert "Server: Stopped (exit status 78)." in log.read_text()
+
+
+def test_a_worker_that_cannot_start_fails_start_with_1(tmp_path, pid_path):
+    sink = str(tmp_path / "no" / "such" / "dir" / "counts.txt")
+    config = write_bootstrap(
+        tmp_path / "nodir.json",
+        {"input": ("testevent", {}), "output": ("testsink", {"path": sink})},
+        {"input.outbox": ["output.inbox"]},
+    )
+    result = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(tmp_path / "w.log"))
+    assert result.returncode == 1
+    assert "Instance #0 failed to start: FileNotFoundError" in result.stderr and "Traceback" not in result.stderr
+    assert wait_until(lambda: not pid_path.exists(), 10)
+
+
+def test_workers_do_not_outlive_a_killed_parent(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    parent, *workers = _start(config, pid_path, tmp_path / "wishbone.log", "--instances", "2")
+    os.kill(parent, signal.SIGKILL)
+    assert wait_until(lambda: not any(alive(p) for p in workers), 10)
+    result = run_cli("stop", "--pid", str(pid_path))
+    assert result.returncode == 1 and "stale pidfile" in result.stderr
+
+
+def test_an_unwritable_log_file_is_reported_before_detaching(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    result = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(tmp_path / "no" / "x.log"))
+    assert result.returncode == 1 and "cannot open log file" in result.stderr
+    assert not pid_path.exists()

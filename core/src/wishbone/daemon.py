@@ -76,8 +76,8 @@ def read_status(fd: int, timeout: float) -> tuple[int, str] | None:
     data = b""
     try:
         while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            left = max(0.0, deadline - time.monotonic())
+            if not select.select([fd], [], [], left)[0]:
                 return None
             chunk = os.read(fd, 4096)
             if not chunk:
@@ -287,9 +287,9 @@ class Supervisor:
                 self._read_ready(worker)
         self._reap()
 
-    def _read_ready(self, worker: Worker) -> None:
+    def _read_ready(self, worker: Worker, timeout: float = 0.5) -> None:
         fd = worker.ready_fd
-        status = read_status(fd, 0.5) if fd is not None else None
+        status = read_status(fd, timeout) if fd is not None else None
         worker.ready_fd = None
         if status is None:
             return  # closed without a word: it exited, reaping will tell
@@ -318,9 +318,8 @@ class Supervisor:
 
     def _exited(self, worker: Worker, code: int) -> None:
         pid, worker.pid, worker.exit_code = worker.pid, 0, code
-        if worker.ready_fd is not None:
-            os.close(worker.ready_fd)
-            worker.ready_fd = None
+        if worker.ready_fd is not None:  # it may have reported just before exiting
+            self._read_ready(worker, timeout=0.0)
         how = f"signal {-code}" if code < 0 else f"status {code}"
         if self._stop_at is not None:
             if code != 0:
