@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import pathlib
+import signal
 import socket
 import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -295,3 +298,59 @@ def test_example_file_runs_and_curl_scrapes_it():
         assert curl.returncode == 0, curl.stderr
         assert 'wishbone_module_consumed_total{module="output",wishbone_instance="0"}' in curl.stdout
         p.stop(5)
+
+
+def free_consecutive_ports(count: int) -> int:
+    """A port P such that P .. P + count - 1 could all be bound a moment ago."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count > 65535:
+            continue
+        held = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+    raise RuntimeError("no run of free ports found")
+
+
+def test_cli_with_two_instances_serves_each_worker_on_its_own_port(tmp_path):
+    # No pipeline runs in this process: plain blocking urllib is fine here.
+    base = free_consecutive_ports(2)
+    doc = json.loads(EXAMPLE.read_text())
+    doc["metrics"]["variables"]["port"] = base
+    config = tmp_path / "prometheus.json"
+    config.write_text(json.dumps(doc))
+    wishbone = pathlib.Path(sys.executable).with_name("wishbone")
+    args = [str(wishbone), "debug", "--config", str(config), "--instances", "2", "--pid", str(tmp_path / "wb.pid")]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as server:
+        try:
+            bodies = {}
+            deadline = time.monotonic() + 20
+            while len(bodies) < 2 and time.monotonic() < deadline:
+                for worker in (0, 1):
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{base + worker}/metrics", timeout=2) as r:
+                            body = r.read().decode()
+                        if f'wishbone_module_consumed_total{{module="output",wishbone_instance="{worker}"}}' in body:
+                            bodies[worker] = body
+                    except OSError:
+                        time.sleep(0.1)
+            assert sorted(bodies) == [0, 1], "both workers serve their own figures"
+            for worker in (0, 1):
+                with urllib.request.urlopen(f"http://127.0.0.1:{base + worker}/health", timeout=2) as r:
+                    assert r.status == 200
+        finally:
+            server.send_signal(signal.SIGTERM)
+            output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    assert f"Serving metrics on http://127.0.0.1:{base + 1}/metrics" in output
