@@ -1,0 +1,49 @@
+"""Testing kit for module authors: a harness, pytest fixtures and a conformance suite.
+
+Shipped with the core and registered as a pytest plugin (entry point ``pytest11``), so a
+module package's tests get the fixtures ``harness``, ``udp_port`` and ``amqp_url`` without
+imports. The pieces::
+
+    from wishbone.testing import Harness, conformance
+
+    TestConformance = conformance(Upper, config={}, entry_point="upper")
+
+    def test_upper(harness):
+        with harness(Upper) as h:
+            h.feed([new_event("a")])
+            [event] = h.collect("outbox", 1)
+        assert event["data"] == "A"
+
+Names are loaded on first use: importing this package (as pytest does at startup) costs
+nothing beyond the core, and the harness works without pytest installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wishbone.testing.harness import Harness, HarnessTimeout
+    from wishbone.testing.services import AMQP_URL, amqp_available, free_udp_port
+    from wishbone.testing.suite import conformance
+
+__all__ = ["AMQP_URL", "Harness", "HarnessTimeout", "amqp_available", "conformance", "free_udp_port"]
+
+_HOMES = {
+    "Harness": "wishbone.testing.harness",
+    "HarnessTimeout": "wishbone.testing.harness",
+    "conformance": "wishbone.testing.suite",
+    "AMQP_URL": "wishbone.testing.services",
+    "amqp_available": "wishbone.testing.services",
+    "free_udp_port": "wishbone.testing.services",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its own module on first use."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'wishbone.testing' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(home), name)

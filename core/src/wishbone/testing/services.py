@@ -1,0 +1,50 @@
+"""The outside services module tests talk to: a free UDP port, a reachable RabbitMQ.
+
+Plain blocking sockets with short timeouts: this runs at fixture setup, outside any
+greenlet, and must not depend on (or cause) monkey-patching.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+__all__ = ["AMQP_URL", "amqp_available", "amqp_url_from_env", "free_udp_port"]
+
+#: The broker the tests expect: a local RabbitMQ with its default account.
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+#: Environment variable that points the tests at another broker.
+AMQP_URL_ENV = "WISHBONE_TEST_AMQP_URL"
+
+# AMQP 0-9-1 protocol header; a broker answers it with a Connection.Start method frame.
+_AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
+_FRAME_METHOD = 1
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A UDP port on *host* that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def amqp_url_from_env() -> str:
+    """The broker URL for tests: ``$WISHBONE_TEST_AMQP_URL`` or :data:`AMQP_URL`."""
+    return os.environ.get(AMQP_URL_ENV) or AMQP_URL
+
+
+def amqp_available(url: str = AMQP_URL, timeout: float = 2.0) -> str | None:
+    """None when an AMQP broker answers at *url*; otherwise why not, in one line."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(_AMQP_HEADER)
+            reply = sock.recv(8)
+    except OSError as exc:
+        return f"no AMQP broker at {host}:{port} ({exc.strerror or exc})"
+    if not reply or reply[0] != _FRAME_METHOD:
+        return f"{host}:{port} answered, but not as an AMQP 0-9-1 broker (got {reply[:8]!r})"
+    return None
