@@ -200,8 +200,14 @@ def test_a_worker_that_dies_is_restarted(tmp_path, pid_path):
     _, still_first, replacement = read_pids(pid_path)
     assert still_first == first and alive(replacement) and _children(parent) == {first, replacement}
     assert f"Instance #1 (pid {second}) died unexpectedly (signal 9); restarting in 0.5 s." in log.read_text()
+
+    os.kill(first, signal.SIGTERM)  # a worker stopped behind the parent's back drains, and is replaced too
+    assert wait_until(lambda: "Instance #0 restarted" in log.read_text(), 10)
+    assert f"Instance #0 (pid {first}) exited unexpectedly (status 0); restarting in 0.5 s." in log.read_text()
+    pids = read_pids(pid_path)
+    assert first not in pids and len(pids) == 3
     assert run_cli("stop", "--pid", str(pid_path), timeout=30).returncode == 0
-    assert not any(alive(p) for p in (parent, first, replacement))
+    assert not any(alive(p) for p in (parent, first, replacement, *pids))
 
 
 @pytest.mark.parametrize("instances", [1, 2])

@@ -341,9 +341,10 @@ class Supervisor:
         worker.failures += 1
         worker.restart_at = time.monotonic() + delay
         self.log.warning(
-            "Instance #%d (pid %d) died unexpectedly (%s); restarting in %g s.",
+            "Instance #%d (pid %d) %s unexpectedly (%s); restarting in %g s.",
             worker.instance,
             pid,
+            "died" if code < 0 else "exited",
             how,
             delay,
         )
