@@ -1,0 +1,195 @@
+"""udp_in on real sockets on 127.0.0.1, fed by other processes and by plain sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+
+import gevent
+import gevent.socket
+import pytest
+from udp_helpers import WORKER, build, free_port, read_line, start_sender, wait_process, wait_until
+from wb_udp import UDPIn
+from wishbone import BootstrapError
+from wishbone.testing import Harness
+
+
+def send(port: int, *datagrams: bytes) -> tuple[str, int]:
+    """Send *datagrams* from one plain socket; return its address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        for d in datagrams:
+            s.sendto(d, ("127.0.0.1", port))
+        return s.getsockname()
+
+
+def test_hundred_thousand_datagrams_from_another_process_all_arrive():
+    p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+    with gevent.Timeout(60):
+        p.start()
+        udp = p.modules["udp"]
+        sender = start_sender(udp.port, 100_000, "--rate", "40000", "--size", "100")
+        wait_process(sender, 30)
+        wait_until(lambda: p.modules["sink"].consumed >= 100_000, 20, "100,000 events at the sink")
+        assert p.stop(10)
+    snap = p.snapshot()
+    assert snap["modules"]["sink"]["consumed"] == 100_000
+    assert snap["modules"]["udp"]["datagrams"] == 100_000
+    assert snap["modules"]["udp"]["decode_failures"] == 0
+    assert snap["modules"]["udp"]["kernel_drops"] == 0
+    assert snap["queues"]["udp.outbox"]["dropped"] == 0
+    assert not [g for m in p.modules.values() for g in m.greenlets() if not g.dead]
+
+
+def test_garbage_empty_and_60kb_datagrams_arrive_intact_as_raw_bytes():
+    garbage = bytes(range(256)) * 4
+    big = os.urandom(60_000)
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0}) as h:
+        addr = send(h.module.port, garbage, b"", big)
+        events = h.collect("outbox", 3)
+    assert [e["data"] for e in events] == [garbage, b"", big]
+    assert events[0]["headers"] == {"udp": {"peer": [addr[0], addr[1]]}}
+    assert h.module.metrics()["datagrams"] == 3
+
+
+def test_text_decoding_and_invalid_utf8_goes_to_failed():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "text"}) as h:
+        send(h.module.port, "héllo\n".encode(), b"\xff\xfe bad", b"")
+        good = h.collect("outbox", 2)
+        [bad] = h.collect("failed", 1)
+    assert [e["data"] for e in good] == ["héllo\n", ""]
+    assert bad["data"] == b"\xff\xfe bad"
+    assert bad["headers"]["error"]["type"] == "UnicodeDecodeError"
+
+
+def test_json_decoding_errors_are_routed_to_failed_and_counted():
+    p = build(
+        {"udp": ("udp_in", {"port": 0, "decode": "json"}), "sink": ("null", {}), "bad": ("null", {})},
+        {"udp.outbox": ["sink.inbox"], "udp.failed": ["bad.inbox"]},
+    )
+    with gevent.Timeout(20):
+        p.start()
+        port = p.modules["udp"].port
+        send(port, b'{"a": 1}', b"not json", b"", b"[1, 2", b"\xff", b'"text"', b"[" * 60_000)
+        wait_until(lambda: p.modules["sink"].consumed + p.modules["bad"].consumed >= 7, 10, "7 datagrams")
+        assert p.stop(5)
+    snap = p.snapshot()
+    assert snap["modules"]["sink"]["consumed"] == 2
+    assert snap["modules"]["bad"]["consumed"] == 5
+    assert snap["modules"]["udp"]["decode_failures"] == 5
+    assert snap["queues"]["udp.failed"] == {"in": 5, "out": 5, "dropped": 0, "size": 0}
+
+
+def test_json_decoding_errors_show_the_reason_and_raw_bytes():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "json"}) as h:
+        send(h.module.port, b'{"a": [1, 2]}', b"{oops")
+        [good] = h.collect("outbox", 1)
+        [bad] = h.collect("failed", 1)
+    assert good["data"] == {"a": [1, 2]}
+    assert bad["data"] == b"{oops"
+    assert bad["headers"]["error"]["type"] == "JSONDecodeError"
+    assert bad["headers"]["error"]["module"] == h.module.name
+    assert "udp" in bad["headers"]
+
+
+def test_unrouted_failed_queue_counts_the_datagrams_as_dropped():
+    p = build({"udp": ("udp_in", {"port": 0, "decode": "json"}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+    with gevent.Timeout(10):
+        p.start()
+        send(p.modules["udp"].port, b"bad", b"1")
+        wait_until(lambda: p.modules["udp"].decode_failures == 1 and p.modules["sink"].consumed == 1, 5, "both")
+        assert p.stop(5)
+    assert p.snapshot()["queues"]["udp.failed"]["dropped"] == 1
+
+
+def test_datagram_longer_than_max_size_goes_to_failed_not_cut_short():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "max_size": 1000}) as h:
+        send(h.module.port, b"a" * 1000, b"b" * 1001)
+        [ok] = h.collect("outbox", 1)
+        [bad] = h.collect("failed", 1)
+    assert ok["data"] == b"a" * 1000
+    assert "max_size" in bad["headers"]["error"]["message"]
+
+
+def test_two_processes_share_a_port_with_so_reuseport():
+    port = free_port()
+    workers = [
+        subprocess.Popen([sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    try:
+        for w in workers:
+            assert read_line(w, 20).strip() == "ready"
+        sender = start_sender(port, 6400, "--sockets", "64", "--rate", "20000")
+        wait_process(sender, 20)
+        gevent.sleep(0.5)  # let the workers drain their sockets
+        counts = []
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+            out, err = w.communicate(timeout=20)
+            assert w.returncode == 0, err
+            counts.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.kill()
+                w.wait(5)
+    assert all(c["datagrams"] > 0 for c in counts), counts
+    assert sum(c["consumed"] for c in counts) == 6400
+
+
+def test_receive_buffer_is_asked_for_and_reported():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "buffer_size": 4 << 20}) as h:
+        granted = h.module.buffer_granted
+    # Linux reports double what it was asked (bookkeeping); without privileges rmem_max caps it
+    assert granted >= min(4 << 20, int(pathlib.Path("/proc/sys/net/core/rmem_max").read_text()))
+
+
+def test_intake_stops_promptly_and_leaves_no_greenlet():
+    p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+    with gevent.Timeout(10):
+        p.start()
+        gevent.sleep(0.05)
+        assert p.stop(5)
+    assert not [g for g in p.modules["udp"].greenlets() if not g.dead]
+    assert p.modules["udp"]._sock is None
+
+
+def test_a_port_taken_without_reuseport_is_a_clear_error():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        p = build({"udp": ("udp_in", {"port": port}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+        with gevent.Timeout(10), pytest.raises(OSError, match=f"cannot listen on udp 127.0.0.1:{port}"):
+            p.start()
+        p.stop(2)
+
+
+@pytest.mark.parametrize(
+    ("variables", "needle"),
+    [({"port": 70000}, "port"), ({"port": 1, "max_size": 0}, "max_size"), ({"port": 1, "decode": "xml"}, "decode")],
+)
+def test_bad_parameters_are_load_errors(variables, needle):
+    with pytest.raises(BootstrapError, match=needle):
+        build({"udp": ("udp_in", variables), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+
+
+def test_gevent_socket_sender_in_the_same_process_does_not_starve():
+    # reader and sender share one hub: the reader must yield between batches
+    p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+    with gevent.Timeout(20):
+        p.start()
+        port = p.modules["udp"].port
+        s = gevent.socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(5000):
+            s.sendto(b"%d" % i, ("127.0.0.1", port))
+            if i % 200 == 0:
+                gevent.sleep(0)
+        s.close()
+        wait_until(lambda: p.modules["sink"].consumed == 5000, 10, "5000 events")
+        assert p.stop(5)
