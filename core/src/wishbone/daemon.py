@@ -239,6 +239,9 @@ class Supervisor:
         r, w = os.pipe()
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
+        stops = {signal.SIGTERM, signal.SIGINT}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # a stop signal now waits until each side is ready
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
@@ -247,15 +250,19 @@ class Supervisor:
                 for fd in [self.status_fd, *(x.ready_fd for x in self.workers)]:
                     if fd is not None:
                         os.close(fd)
-                for sig in (signal.SIGTERM, signal.SIGINT):
+                for sig in stops:
                     signal.signal(sig, signal.SIG_DFL)
                 _die_with_parent()
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+                if os.getppid() != parent:  # the parent died before we asked to die with it
+                    os._exit(1)
                 code = run_worker(self.config, worker.instance, self.deadline, w)
             except BaseException:
                 logging.getLogger("wishbone").exception("Instance #%d crashed", worker.instance)
             finally:
                 logging.shutdown()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         os.close(w)
         worker.pid, worker.ready_fd, worker.ready = pid, r, False
         worker.started, worker.exit_code, worker.restart_at = time.monotonic(), None, None

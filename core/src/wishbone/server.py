@@ -309,7 +309,11 @@ class ParallelServer:
         pids = self._running(args, "stop")
         if pids is None:
             return 1
-        os.kill(pids[0], signal.SIGTERM)
+        try:
+            os.kill(pids[0], signal.SIGTERM)
+        except PermissionError:
+            print(f"{self.prog}: stop: not allowed to signal pid {pids[0]} (another user's process?)", file=sys.stderr)
+            return 1
         wait = args.drain_deadline + STOP_MARGIN
         if _wait_gone(pids, args.pid, wait):
             print(f"{self.name} stopped (pids {_pids(pids)}).")
@@ -328,6 +332,9 @@ class ParallelServer:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            except PermissionError:
+                print(f"{self.prog}: kill: not allowed to signal pid {pid} (another user's process?)", file=sys.stderr)
+                return 1
         _wait_gone(pids, None, 5.0)
         try:
             os.unlink(args.pid)
