@@ -354,3 +354,15 @@ def test_cli_with_two_instances_serves_each_worker_on_its_own_port(tmp_path):
             output, _ = server.communicate(timeout=30)
     assert server.returncode == 0, output
     assert f"Serving metrics on http://127.0.0.1:{base + 1}/metrics" in output
+
+
+def test_a_ready_property_that_raises_counts_as_not_ready():
+    from wishbone.builtin.prometheus import module_ready
+
+    class Broken:
+        @property
+        def ready(self):
+            raise ConnectionError("broker gone")
+
+    assert module_ready(Broken()) is False
+    assert module_ready(object()) is True

@@ -56,9 +56,13 @@ _UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 def module_ready(module: Module) -> bool:
     """True when *module* says it is ready: its ``ready`` attribute, True if it has none.
 
-    IO modules may define a ``ready`` property (connected to the broker, socket bound).
+    IO modules may define a ``ready`` property (connected to the broker, socket bound); one
+    that raises counts as not ready, so a buggy property answers 503 instead of a 500.
     """
-    return bool(getattr(module, "ready", True))
+    try:
+        return bool(getattr(module, "ready", True))
+    except Exception:
+        return False
 
 
 def pipeline_ready(pipeline: Pipeline) -> bool:
@@ -78,7 +82,7 @@ class PipelineCollector(Collector):
         self._status = status
 
     def collect(self) -> Iterable[Metric]:
-        """Yield every wishbone_* family for one scrape."""
+        """Every wishbone_* family for one scrape (none before a snapshot exists)."""
         snapshot = self._snapshot()
         if snapshot is None:
             return []
