@@ -11,8 +11,9 @@ import gevent
 import pytest
 from wishbone import Module, Pipeline
 from wishbone import bootstrap as bootstrap_mod
-from wishbone.builtin.metricsource import graphite_lines
+from wishbone.builtin.metricsource import MetricsSource, graphite_lines
 from wishbone.event import is_event
+from wishbone.testing import conformance
 
 GRAPHITE = re.compile(r"^[A-Za-z0-9_.\-]+ -?\d+(\.\d+)? \d{10}$")
 
@@ -132,3 +133,7 @@ def test_graphite_lines_sanitise_names_and_skip_non_numbers():
         "2.module.a_b.failed 0 1700000000",
         "2.module.a_b.rate_s 1.5 1700000000",
     ]
+
+
+# The standard module checks every package runs (documented, parameters refused, stop deadlines...).
+TestConformance = conformance(MetricsSource, config={"interval": 0.05}, entry_point="metrics")
