@@ -1,0 +1,209 @@
+"""stdout: lines read back through real pipes and files, a pipe closed early, a full pipe."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import gevent
+import gevent.os
+import pytest
+from wb_stdout import STDOUT, to_text
+from wishbone import Pipeline, new_event
+from wishbone.testing import Harness
+
+CHILD = str(pathlib.Path(__file__).parent / "stdout_child.py")
+
+
+def child(generator: dict, output: dict) -> subprocess.Popen:
+    """Start stdout_child.py with its stdout on a pipe."""
+    return subprocess.Popen(
+        [sys.executable, CHILD, json.dumps(generator), json.dumps(output)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def report(stderr: bytes) -> dict:
+    """The child's REPORT line."""
+    [line] = [x for x in stderr.decode().splitlines() if x.startswith("REPORT ")]
+    return json.loads(line[len("REPORT ") :])
+
+
+def build(modules: dict, routes: dict) -> Pipeline:
+    """A pipeline from ``{"name": ("module", {variables})}`` and a routing table."""
+    doc = {"bootstrap": {n: {"module": m, "variables": v} for n, (m, v) in modules.items()}, "routingtable": routes}
+    return Pipeline.from_dict(doc)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process *pid* so far."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ----------------------------------------------------------------------------- formatting
+def test_text_for_every_kind_of_data():
+    assert to_text("héllo") == "héllo"
+    assert to_text(b"caf\xc3\xa9 \xff") == "café \\xff"
+    assert to_text({"a": [1, None, True], "b": b"\xff"}) == '{"a": [1, null, true], "b": "\\\\xff"}'
+    assert to_text(3.5) == "3.5"
+    assert to_text(None) == "null"
+    assert to_text({"s": {2, 1}}) == '{"s": [1, 2]}'
+
+
+def test_bytes_and_unformattable_data_through_the_module(tmp_path):
+    out = tmp_path / "out.txt"
+    looped: dict = {}
+    looped["self"] = looped
+    with gevent.Timeout(10), Harness(STDOUT, {"path": str(out), "counter": True}) as h:
+        h.feed([new_event(b"ok \xff"), new_event(looped), new_event("two\n"), new_event({"n": 1})])
+        [bad] = h.collect("failed", 1)
+        h.wait_consumed(4)
+    assert bad["headers"]["error"]["type"] == "ValueError"
+    assert out.read_text() == '1 ok \\xff\n2 two\n3 {"n": 1}\n'  # no number used up, no doubled newline
+    assert h.module.metrics() == {"written": 3, "dropped": 0, "write_errors": 0}
+
+
+# ----------------------------------------------------------------------------- through a pipe
+def test_lines_read_back_through_a_pipe_with_one_write_per_batch():
+    proc = child({"count": 10_000, "interval": 0, "payload": "hello"}, {"counter": True, "prefix": "p "})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.decode().splitlines() == [f"p {i} hello" for i in range(1, 10_001)]
+    facts = report(err)
+    assert facts["written"] == 10_000
+    assert facts["dropped"] == 0
+    if facts["write_calls"] >= 0:  # 100 batches of 100, plus a few log lines on stderr
+        assert facts["write_calls"] < 200, facts
+
+
+def test_complete_events_are_json_lines():
+    proc = child({"count": 5, "interval": 0, "payload": {"k": ["v", 1]}}, {"complete": True})
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert [json.loads(line) for line in out.decode().splitlines()] == [{"headers": {}, "data": {"k": ["v", 1]}}] * 5
+
+
+def test_pipe_closed_after_one_line_the_process_finishes_cleanly():
+    # the `| head -1` case: read one line, close the pipe; the run must end normally
+    proc = child({"count": 300_000, "interval": 0, "payload": "line"}, {})
+    try:
+        assert proc.stdout.readline() == b"line\n"
+        proc.stdout.close()
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stderr.close()
+    facts = report(err)
+    assert facts["written"] + facts["dropped"] == 300_000
+    assert facts["dropped"] > 0
+    assert facts["drained"] is True
+    assert err.decode().count("stdout is closed") == 1
+    assert "Traceback" not in err.decode()
+
+
+def test_pipe_closed_early_the_server_does_not_spin_and_stops_on_sigterm():
+    proc = child({"interval": 0.002, "payload": "tick"}, {})
+    try:
+        assert proc.stdout.readline() == b"tick\n"
+        proc.stdout.close()
+        time.sleep(0.3)  # the next batch meets the closed pipe
+        before = cpu_seconds(proc.pid)
+        time.sleep(1.0)
+        busy = cpu_seconds(proc.pid) - before
+        assert proc.poll() is None, "the server crashed"
+        assert busy < 0.6, f"{busy:.2f} s of CPU in 1 s: spinning"
+        proc.send_signal(signal.SIGTERM)
+        err = proc.stderr.read()
+        assert proc.wait(timeout=20) == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        proc.stderr.close()
+    facts = report(err)
+    assert facts["dropped"] > 0
+    assert err.decode().count("stdout is closed") == 1
+
+
+def test_a_full_pipe_does_not_stall_the_other_greenlets():
+    read_end, write_end = os.pipe()
+    lines = 20_000
+    p = build(
+        {
+            "input": ("testevent", {"interval": 0, "count": lines, "payload": "x" * 99}),
+            "out": ("stdout", {"path": f"/dev/fd/{write_end}"}),
+        },
+        {"input.outbox": ["out.inbox"]},
+    )
+    ticks = 0
+
+    def tick() -> None:
+        nonlocal ticks
+        while True:
+            gevent.sleep(0.01)
+            ticks += 1
+
+    ticker = gevent.spawn(tick)
+    received = bytearray()
+    try:
+        with gevent.Timeout(30):
+            p.start()
+            gevent.sleep(0.5)  # 2 MB of lines, nobody reads: the 64 KB pipe is full
+            assert p.modules["out"].written < lines
+            assert ticks >= 20, "the hub was blocked by the write"
+            gevent.os.make_nonblocking(read_end)
+            while len(received) < lines * 100:
+                received += gevent.os.nb_read(read_end, 1 << 16)
+            assert p.join_inputs(10)
+            assert p.stop(10)
+    finally:
+        ticker.kill()
+        os.close(read_end)
+        os.close(write_end)
+    assert received == b"x" * 99 + b"\n" * 0 + b"\n" + (b"x" * 99 + b"\n") * (lines - 1)
+    assert p.modules["out"].metrics() == {"written": lines, "dropped": 0, "write_errors": 0}
+
+
+# ----------------------------------------------------------------------------- in process
+def test_events_pass_on_to_the_outbox_only_when_routed(tmp_path):
+    routed = build(
+        {
+            "input": ("testevent", {"interval": 0, "count": 500, "payload": [1, 2]}),
+            "out": ("stdout", {"path": str(tmp_path / "a.txt")}),
+            "sink": ("null", {}),
+        },
+        {"input.outbox": ["out.inbox"], "out.outbox": ["sink.inbox"]},
+    )
+    alone = build(
+        {"input": ("testevent", {"interval": 0, "count": 500}), "out": ("stdout", {"path": str(tmp_path / "b.txt")})},
+        {"input.outbox": ["out.inbox"]},
+    )
+    for p in (routed, alone):
+        with gevent.Timeout(20):
+            p.start()
+            assert p.join_inputs(10)
+            assert p.stop(10)
+    assert routed.snapshot()["modules"]["sink"]["consumed"] == 500
+    assert (tmp_path / "a.txt").read_text() == "[1, 2]\n" * 500
+    assert alone.snapshot()["queues"]["out.outbox"] == {"in": 0, "out": 0, "dropped": 0, "size": 0}
+    assert (tmp_path / "b.txt").read_text() == "test\n" * 500
+
+
+def test_a_path_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    p = build(
+        {"input": ("testevent", {"count": 1}), "out": ("stdout", {"path": str(tmp_path / "no" / "such.txt")})},
+        {"input.outbox": ["out.inbox"]},
+    )
+    with gevent.Timeout(10), pytest.raises(OSError, match="cannot open"):
+        p.start()
+    p.stop(2)
