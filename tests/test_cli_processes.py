@@ -307,3 +307,35 @@ def test_an_unwritable_log_file_is_reported_before_detaching(tmp_path, pid_path)
     result = run_cli("start", "--config", config, "--pid", str(pid_path), "--logfile", str(tmp_path / "no" / "x.log"))
     assert result.returncode == 1 and "cannot open log file" in result.stderr
     assert not pid_path.exists()
+
+
+def test_ctrl_c_in_debug_reaches_every_process_and_all_drain(tmp_path, pid_path):
+    config, counts = _stream(tmp_path, interval=0, metrics=True)
+    log = tmp_path / "debug.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(
+            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path), "--instances", "2"],
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+        )
+        try:
+            assert wait_until(lambda: "Started with pids" in log.read_text(), 15)
+            assert wait_until(lambda: counts.stat().st_size > 1000, 10)
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: parent and workers at once
+            assert proc.wait(timeout=20) == 0, log.read_text()
+        finally:
+            proc.kill()
+    text = log.read_text()
+    assert text.count("Drained and stopped.") == 2 and "Traceback" not in text
+    batches, finals = _counted(counts)
+    generated = [int(n) for n in re.findall(r"generated=(\d+)", text)]
+    assert len(finals) == len(generated) == 2 and sum(finals) == batches == sum(generated) > 0
+
+
+@pytest.mark.skipif(os.path.exists("/dev/log"), reason="a syslog socket exists here")
+def test_syslog_without_a_syslog_socket_is_reported(tmp_path, pid_path):
+    config, _ = _stream(tmp_path, interval=0.5)
+    result = run_cli("start", "--config", config, "--pid", str(pid_path), "--syslog")
+    assert result.returncode == 1 and "cannot open syslog (/dev/log)" in result.stderr
+    assert not pid_path.exists()

@@ -23,6 +23,7 @@ import logging.handlers
 import os
 import re
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ __all__ = ["EX_CONFIG", "EX_USAGE", "ParallelServer"]
 
 EX_USAGE = 2
 STOP_MARGIN = 10.0  # seconds `stop` waits beyond the drain deadline
+SYSLOG_SOCKET = "/dev/log"
 START_TIMEOUT = 60.0  # seconds `start` waits for the daemon to report its workers started
 
 COMMANDS = {
@@ -289,7 +291,9 @@ class ParallelServer:
         handler: logging.Handler
         try:
             if args.syslog:
-                handler = logging.handlers.SysLogHandler(address="/dev/log")
+                with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+                    probe.connect(SYSLOG_SOCKET)  # the handler would fail silently later
+                handler = logging.handlers.SysLogHandler(address=SYSLOG_SOCKET)
                 handler.setFormatter(
                     logging.Formatter(f"{self.slug}[%(process)d]: %(levelname)s %(source)s: %(message)s")
                 )
@@ -297,7 +301,7 @@ class ParallelServer:
                 return handler
             handler = logging.FileHandler(args.logfile, encoding="utf-8")
         except OSError as exc:
-            where = "syslog (/dev/log)" if args.syslog else f"log file {args.logfile}"
+            where = f"syslog ({SYSLOG_SOCKET})" if args.syslog else f"log file {args.logfile}"
             print(f"{self.prog}: cannot open {where}: {exc.strerror or exc}", file=sys.stderr)
             return None
         handler.setFormatter(SeedFormatter())
