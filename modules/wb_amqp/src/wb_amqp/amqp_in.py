@@ -1,0 +1,389 @@
+"""The ``amqp_in`` input: consumes a RabbitMQ queue, acknowledges what was delivered downstream."""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import gevent
+import gevent.event
+import pika.exceptions
+from wishbone.ack import mark_failed, track
+from wishbone.log import RateLimitedLog
+from wishbone.module import Module
+
+from wb_amqp.session import Backoff, Session, SessionError, SessionLost, mask_url, parse_url, safe_text
+from wb_amqp.topology import Topology
+
+__all__ = ["AMQPIn"]
+
+DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+class _Link:
+    """One session's consuming state: deliveries not yet emitted, tags not yet acknowledged.
+
+    Delivery tags are per channel, so everything here dies with the session; the broker
+    redelivers whatever this session left unacknowledged.
+    """
+
+    __slots__ = ("session", "generation", "arrived", "outstanding", "settled", "consumer_tag")
+
+    def __init__(self, session: Session, generation: int) -> None:
+        self.session = session
+        self.generation = generation
+        self.arrived: list = []  # (method, properties, body), filled in the hub
+        self.outstanding: collections.deque[int] = collections.deque()  # emitted, in tag order
+        self.settled: dict[int, bool] = {}  # tag -> True: ack pending; False: done already
+        self.consumer_tag: str | None = None
+
+
+def _decoder(decode: str) -> Callable[[bytes], Any]:
+    if decode == "text":
+        return lambda body: body.decode("utf-8")
+    if decode == "json":
+        return json.loads
+    return lambda body: body
+
+
+class AMQPIn(Module):
+    """Consumes a RabbitMQ queue; a message is acknowledged once its event was delivered.
+
+    Every message becomes an event ``{"headers": {"amqp": {"routing_key", "exchange",
+    "delivery_tag", "redelivered", "properties": {...}}}, "data": body}``. The message is
+    acknowledged (in batches, ``multiple=True``) only when every copy of its event has been
+    delivered downstream: confirmed by an ``amqp_out``, written by another output, or filtered
+    out. An event that reaches a ``failed`` queue or is dropped is rejected: requeued, or
+    dead-lettered by the broker (give the queue an ``x-dead-letter-exchange`` argument;
+    without one the broker discards rejected messages). At most ``prefetch`` messages are in
+    the pipeline at once; on a lost connection the input reconnects with backoff, redeclares
+    and resumes, and the broker redelivers what was not acknowledged (at-least-once: a
+    message may arrive twice, ``headers.amqp.redelivered`` is then true).
+
+    Several instances (processes, hosts) consuming the same queue share its messages.
+
+    Parameters:
+        url (str): ``amqp://user:password@host:port/vhost`` (vhost ``/`` is ``%2F``); the
+            password is masked everywhere it is shown (default guest on 127.0.0.1).
+        queue (str): the queue to consume; ``""`` declares a server-named one (default
+            "wishbone").
+        queue_durable (bool): declare the queue durable (default True).
+        queue_exclusive (bool): declare it exclusive to this connection (default False).
+        queue_auto_delete (bool): delete it when its last consumer leaves (default False).
+        queue_arguments (dict): queue arguments, e.g. ``{"x-dead-letter-exchange": "dlx"}``.
+        exchange (str): an exchange to declare and bind the queue to ("" = none, default).
+        exchange_type (str): direct, fanout, topic or headers (default "direct").
+        exchange_durable (bool): declare the exchange durable (default True).
+        exchange_auto_delete (bool): delete it when unbound (default False).
+        exchange_arguments (dict): exchange arguments.
+        bindings (list[str]): routing keys binding the queue to the exchange.
+        declare (bool): declare exchange, queue and bindings on every connect; False only
+            checks that the queue exists (default True).
+        prefetch (int): unacknowledged messages in flight at most (default 500).
+        decode (str): ``"bytes"`` (default), ``"text"`` (UTF-8) or ``"json"``; a body that
+            does not decode goes to ``failed`` (and is rejected once released).
+        requeue_failed (bool): requeue rejected messages instead of dead-lettering them
+            (default False: a poison message would otherwise loop forever).
+        heartbeat (int): AMQP heartbeat in seconds (default 30).
+        reconnect_delay (float): first delay before a reconnect, doubling (default 0.5).
+        reconnect_max_delay (float): longest delay between reconnects (default 30).
+        timeout (float): seconds to wait for the broker to answer a command (default 15).
+
+    Queues:
+        outbox: one event per message.
+        failed: events whose body did not decode (the message is rejected once released).
+    """
+
+    consumes: dict = {}
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        queue: str = "wishbone",
+        queue_durable: bool = True,
+        queue_exclusive: bool = False,
+        queue_auto_delete: bool = False,
+        queue_arguments: dict | None = None,
+        exchange: str = "",
+        exchange_type: str = "direct",
+        exchange_durable: bool = True,
+        exchange_auto_delete: bool = False,
+        exchange_arguments: dict | None = None,
+        bindings: list[str] | None = None,
+        declare: bool = True,
+        prefetch: int = 500,
+        decode: Literal["bytes", "text", "json"] = "bytes",
+        requeue_failed: bool = False,
+        heartbeat: int = 30,
+        reconnect_delay: float = 0.5,
+        reconnect_max_delay: float = 30.0,
+        timeout: float = 15.0,
+    ) -> None:
+        if prefetch < 1 or prefetch > 65535:
+            raise ValueError(f"prefetch must be between 1 and 65535, got {prefetch}")
+        self._params = parse_url(url, heartbeat)
+        self.url = mask_url(url)
+        self._raw_url = url
+        self.topology = Topology(
+            exchange=exchange,
+            exchange_type=exchange_type,
+            exchange_durable=exchange_durable,
+            exchange_auto_delete=exchange_auto_delete,
+            exchange_arguments=dict(exchange_arguments or {}),
+            queue=queue,
+            queue_durable=queue_durable,
+            queue_exclusive=queue_exclusive,
+            queue_auto_delete=queue_auto_delete,
+            queue_arguments=dict(queue_arguments or {}),
+            bindings=list(bindings or []),
+            declare=declare,
+        )
+        self.topology.check()
+        self.prefetch = prefetch
+        self.decode = decode
+        self._decode = _decoder(decode)
+        self.requeue_failed = requeue_failed
+        self.reconnect_delay = reconnect_delay
+        self.reconnect_max_delay = reconnect_max_delay
+        self.timeout = timeout
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_start(self) -> None:
+        self._link: _Link | None = None
+        self._generation = 0
+        self._arrivals = gevent.event.Event()  # deliveries waiting to be emitted
+        self._wake = gevent.event.Event()  # settlements waiting, session lost, or stopping
+        self._settlements: list = []
+        self._intake = True
+        self._stopping = False
+        self._deadline = float("inf")
+        self._bad_body = RateLimitedLog(self.log)
+        self.received = self.acked = self.rejected = self.stale = self.reconnects = self.decode_errors = 0
+        self.connections = 0
+        self.spawn(self._connection_loop)
+        self.spawn_producer(self._emit_loop)
+
+    def on_stop_intake(self) -> None:
+        """Stop receiving (basic_cancel); the connection stays open for the final acks."""
+        self._intake = False
+        link = self._link
+        if link is not None and link.consumer_tag and link.session.is_open:
+            try:
+                link.session.channel.basic_cancel(link.consumer_tag)
+            except Exception:  # the session is going away; the broker requeues
+                pass
+        self._arrivals.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Remember the stop deadline for :meth:`on_stop` (it gets no timeout of its own)."""
+        self._deadline = time.monotonic() + timeout
+        super().stop(timeout)
+
+    def on_stop(self) -> None:
+        """Acknowledge what was delivered (until the deadline), then close the connection."""
+        self._stopping = True
+        self._wake.set()
+        remaining = max(0.1, self._deadline - time.monotonic() - 0.2)
+        if not gevent.joinall(self._background, timeout=remaining):
+            pass
+        link = self._link
+        if link is not None:
+            link.session.abort()
+
+    def metrics(self) -> dict:
+        """Messages received, acknowledged, rejected; reconnects; settlements of old sessions."""
+        link = self._link
+        return {
+            "received": self.received,
+            "acked": self.acked,
+            "rejected": self.rejected,
+            "unacked": len(link.outstanding) if link else 0,
+            "stale_settlements": self.stale,
+            "decode_errors": self.decode_errors,
+            "reconnects": self.reconnects,
+            "connected": int(link is not None and link.session.is_open),
+        }
+
+    # ------------------------------------------------------------------ the connection greenlet
+    def _connection_loop(self) -> None:
+        backoff = Backoff(self.reconnect_delay, self.reconnect_max_delay)
+        while not self._stopping:
+            session = Session(self._params, self.timeout)
+            self._generation += 1
+            link = _Link(session, self._generation)
+            try:
+                session.open()
+                self._setup(link)
+            except (SessionError, SessionLost) as exc:
+                session.abort()
+                delay = backoff.next()
+                self.log.error(
+                    "Cannot consume from %s: %s; retrying in %.1f s.",
+                    self.url,
+                    safe_text(str(exc), self._raw_url),
+                    delay,
+                )
+                self._pause(delay)
+                continue
+            backoff.reset()
+            self.connections += 1
+            self.log.info("Connected to %s, consuming %s.", self.url, self.topology.describe())
+            self._link = link
+            session.lost.rawlink(lambda _: self._wake.set())
+            self._serve(link)
+            if self._stopping:
+                break
+            self._link = None
+            self.reconnects += 1
+            delay = backoff.next()
+            why = safe_text(session._why(), self._raw_url)
+            self.log.warning("Connection to %s lost (%s); reconnecting in %.1f s.", self.url, why, delay)
+            session.abort()
+            self._pause(delay)
+        link = self._link
+        if link is not None:
+            link.session.close(max(0.1, min(5.0, self._deadline - time.monotonic())))
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep before a reconnect, cut short when the module stops."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.clear()
+            self._wake.wait(left)
+
+    def _setup(self, link: _Link) -> None:
+        session = link.session
+        channel = session.channel
+        session.call(channel.basic_qos, prefetch_count=self.prefetch)
+        queue = self.topology.apply(session)
+        if not self._intake:
+            return
+        arrivals = self._arrivals
+
+        def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+            # In the hub: only record and signal (the producer swaps link.arrived for a new list).
+            link.arrived.append((method, properties, body))
+            arrivals.set()
+
+        ok = session.call(channel.basic_consume, queue=queue, on_message_callback=on_message)
+        link.consumer_tag = ok.method.consumer_tag
+
+    def _serve(self, link: _Link) -> None:
+        """Acknowledge in batches until the session is lost, or stopping and all settled."""
+        lost = link.session.lost
+        wake = self._wake
+        while not lost.is_set():
+            if self._settlements:
+                self._acknowledge(link)
+            if self._stopping and (not link.outstanding or time.monotonic() >= self._deadline - 0.3):
+                if link.outstanding:
+                    self.log.warning(
+                        "%d message(s) not delivered by the stop deadline; the broker will redeliver them.",
+                        len(link.outstanding),
+                    )
+                return
+            wake.clear()
+            if self._settlements:
+                continue
+            wake.wait(0.5 if self._stopping else None)
+
+    def _acknowledge(self, link: _Link) -> None:
+        """Apply the settlements recorded so far: ack the contiguous prefix, reject failures."""
+        items, self._settlements = self._settlements, []
+        generation = link.generation
+        settled = link.settled
+        channel = link.session.channel
+        requeue = self.requeue_failed
+        try:
+            for (gen, tag), ok in items:
+                if gen != generation:
+                    self.stale += 1  # from a lost session: the broker redelivers that message
+                elif ok:
+                    settled[tag] = True
+                else:
+                    channel.basic_nack(delivery_tag=tag, multiple=False, requeue=requeue)
+                    settled[tag] = False
+                    self.rejected += 1
+            outstanding = link.outstanding
+            last = 0
+            acked = 0
+            while outstanding and outstanding[0] in settled:
+                tag = outstanding.popleft()
+                if settled.pop(tag):
+                    last = tag
+                    acked += 1
+            if last:
+                channel.basic_ack(delivery_tag=last, multiple=True)
+                self.acked += acked
+            if len(settled) > self.prefetch // 2:
+                # One slow event holds the prefix back: ack the others one by one so the
+                # prefetch window keeps moving.
+                for tag, pending in settled.items():
+                    if pending:
+                        channel.basic_ack(delivery_tag=tag, multiple=False)
+                        settled[tag] = False
+                        self.acked += 1
+        except (pika.exceptions.AMQPError, AttributeError):
+            pass  # the channel closed meanwhile: the loss is handled by the caller, the broker redelivers
+
+    def _settled(self, tag: tuple, ok: bool) -> None:
+        """Delivery callback (any greenlet, even the hub): only record and signal."""
+        self._settlements.append((tag, ok))
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the producer
+    def _emit_loop(self) -> None:
+        arrivals = self._arrivals
+        while self.running:
+            arrivals.wait()
+            arrivals.clear()
+            link = self._link
+            if not self._intake or link is None or not link.arrived:
+                continue
+            batch, link.arrived = link.arrived, []
+            if link.session.lost.is_set():
+                continue  # unacknowledged on a dead channel: the broker redelivers them
+            self._emit_deliveries(link, batch)
+
+    def _emit_deliveries(self, link: _Link, batch: list) -> None:
+        """One event per delivery, tracked, then one flush for the whole burst."""
+        generation = link.generation
+        outstanding = link.outstanding.append
+        settle = self._settled
+        decode = self._decode
+        put = self.source_queues["outbox"].put  # what emit() does, without the lookup per event
+        failed = None
+        for method, properties, body in batch:
+            tag = method.delivery_tag
+            headers = {
+                "amqp": {
+                    "routing_key": method.routing_key,
+                    "exchange": method.exchange,
+                    "delivery_tag": tag,
+                    "redelivered": method.redelivered,
+                    "properties": {k: v for k, v in properties.__dict__.items() if v is not None},
+                }
+            }
+            try:
+                data = decode(body)
+            except Exception as exc:
+                headers["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)}
+                event = track({"headers": headers, "data": body}, settle, (generation, tag))
+                outstanding(tag)
+                mark_failed([event])
+                self.emit(event, "failed")
+                failed = exc
+                self.decode_errors += 1
+                continue
+            outstanding(tag)
+            put(track({"headers": headers, "data": data}, settle, (generation, tag)))
+        self.received += len(batch)
+        if failed is not None:
+            self._bad_body.warning("Bodies that do not decode as %s went to 'failed': %s", self.decode, failed)
+        self.flush()
