@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 
 import nox
 
 ROOT = pathlib.Path(__file__).parent
 MODULES = sorted(p.parent.name for p in ROOT.glob("modules/*/pyproject.toml"))
 PYTEST = ["pytest", "-p", "no:cacheprovider"]
+TEMPLATE_KINDS = ("module", "input", "output")
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "core", "modules", "integration"]
+nox.options.sessions = ["lint", "core", "modules", "integration", "templates"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -55,6 +57,34 @@ def integration(session: nox.Session) -> None:
     install_local(session, *[f"modules/{p}" for p in MODULES])
     session.install("cookiecutter>=2.5")
     session.run(*PYTEST, "tests", *session.posargs)
+
+
+@nox.session
+def templates(session: nox.Session) -> None:
+    """The module template, each kind rendered from its saved answers (template/answers/),
+    installed against the local core: its tests pass untouched, it builds a wheel, and
+    ``wishbone list`` shows it."""
+    install_local(session)
+    session.install("cookiecutter>=2.5", "build[uv]>=1.2")
+    out = pathlib.Path(session.create_tmp()) / "templates"
+    shutil.rmtree(out, ignore_errors=True)
+    for kind in TEMPLATE_KINDS:
+        answers = ROOT / "template" / "answers" / f"{kind}.yaml"
+        session.run("cookiecutter", "--no-input", "--config-file", str(answers), "-o", str(out), str(ROOT / "template"))
+        package = out / f"wb_sample_{kind}"
+        session.install("-e", str(package))
+        with session.chdir(package):
+            session.run(*PYTEST, *session.posargs)
+        dist = out / "dist"
+        session.run("python", "-m", "build", "--installer", "uv", "--wheel", "--outdir", str(dist), str(package))
+        # The wheel, not the source tree, must carry the entry point: install it over the editable one.
+        [wheel] = dist.glob(f"wb_sample_{kind}-*.whl")
+        reinstall = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
+        session.install(reinstall, "--no-deps", str(wheel))
+        listed = session.run("wishbone", "list", silent=True) or ""
+        if f"sample_{kind}" not in listed:
+            session.error(f"wishbone list does not show sample_{kind}:\n{listed}")
+    session.log(f"wheels: {', '.join(sorted(p.name for p in (out / 'dist').glob('*.whl')))}")
 
 
 @nox.session
