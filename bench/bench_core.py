@@ -18,6 +18,7 @@ import time
 
 import gevent
 import gevent.queue
+from report import result
 from wishbone import Pipeline
 
 
@@ -161,6 +162,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'pipeline':60} {'events/s (median)':>18} {'of baseline':>12}")
     for name, rate in results.items():
         print(f"{name:60} {rate:18,.0f} {rate / base:12.0%}")
+    one = results["testevent -> passthrough -> null"]
+    result(
+        f"testevent -> passthrough -> null, {args.events:,} events",
+        one,
+        "events/s",
+        ">= 1,000,000 events/s and >= 30% of baseline",
+        one >= 1_000_000 and one >= 0.3 * base,
+        base,
+    )
+    fan = results["testevent -> 1-n 3 passthroughs -> n-1 null (source rate)"]
+    result(
+        "testevent -> 1-n to 3 passthroughs -> n-1 into null (source rate)",
+        fan,
+        "events/s",
+        ">= 300,000 events/s at the source",
+        fan >= 300_000,
+        base,
+    )
+    for name in ("testevent -> 1-n 3 nulls (source rate)", "3 testevents -> n-1 null"):
+        result(name, results[name], "events/s", "reported", None, base)
     return 0
 
 

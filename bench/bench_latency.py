@@ -20,6 +20,7 @@ import time
 
 import gevent
 import gevent.queue
+from report import result
 from wishbone import Module, Pipeline
 from wishbone.bootstrap import Bootstrap, MetricsSpec, ModuleSpec, Route
 from wishbone.builtin.passthrough import Passthrough
@@ -196,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'wishbone, 3 stages':32} {med[0]:8.3f} {med[1]:8.3f} {med[2]:8.3f}")
     print(f"{'bare gevent, 3 hand-offs':32} {bmed[0]:8.3f} {bmed[1]:8.3f} {bmed[2]:8.3f}")
     print(f"p99 target < 2 ms: {'met' if med[1] < 2 else 'NOT met'}")
+    result(
+        f"p99 added latency, 3 stages at half the maximum rate ({half:,.0f} events/s)",
+        med[1],
+        "ms",
+        "< 2 ms",
+        med[1] < 2,
+        bmed[1],
+    )
 
     samples = memory(args.long)
     print(f"{'events through':>16} {'RSS MiB':>9}")
@@ -204,6 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     if len(samples) >= 2:
         growth = samples[-1][1] / samples[0][1] - 1
         print(f"RSS growth from {samples[0][0]:,} to {samples[-1][0]:,} events: {growth:+.1%} (target within 5%)")
+        peak = max(mib for _, mib in samples)
+        result(
+            f"memory: RSS of one instance from {samples[0][0]:,} to {samples[-1][0]:,} events ({growth:+.1%})",
+            peak,
+            "MiB",
+            "<= 60 MiB, flat within 5%",
+            peak <= 60 and abs(growth) <= 0.05,
+        )
     return 0
 
 
