@@ -7,7 +7,6 @@ session per package, the cross-package tests); ``nox -s build`` fills ``dist/``.
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 
@@ -54,7 +53,8 @@ def modules(session: nox.Session, package: str) -> None:
 @nox.session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: the real CLI, every package installed together."""
-    install_local(session, *[f"modules/{p}" for p in MODULES])
+    # tests/fixtures/wb_testsink: a counting sink the CLI tests read back
+    install_local(session, *[f"modules/{p}" for p in MODULES], "tests/fixtures/wb_testsink")
     session.install("cookiecutter>=2.5")
     session.run(*PYTEST, "tests", *session.posargs)
 
@@ -98,7 +98,6 @@ def build(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Every benchmark, each next to its bare-gevent baseline (prints events/s)."""
+    """Every benchmark next to its same-run baseline; writes docs/performance.md (bench/run.py)."""
     install_local(session, *[f"modules/{p}" for p in MODULES])
-    for script in sorted((ROOT / "bench").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs, env={"PYTHONHASHSEED": "0", **os.environ})
+    session.run("python", str(ROOT / "bench" / "run.py"), *session.posargs)
