@@ -33,7 +33,7 @@ def test_hundred_thousand_datagrams_from_another_process_all_arrive():
     with gevent.Timeout(60):
         p.start()
         udp = p.modules["udp"]
-        sender = start_sender(udp.port, 100_000, "--rate", "40000", "--size", "100")
+        sender = start_sender(udp.port, 100_000, "--rate", "25000", "--size", "100")
         wait_process(sender, 30)
         wait_until(lambda: p.modules["sink"].consumed >= 100_000, 20, "100,000 events at the sink")
         assert p.stop(10)
@@ -193,3 +193,25 @@ def test_gevent_socket_sender_in_the_same_process_does_not_starve():
         s.close()
         wait_until(lambda: p.modules["sink"].consumed == 5000, 10, "5000 events")
         assert p.stop(5)
+
+
+def test_kernel_drops_are_counted_when_the_receive_buffer_overflows():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "buffer_size": 4096}) as h:
+        # the hub is held (no gevent wait): nothing reads while 1000 datagrams arrive
+        send(h.module.port, *[b"%04d" % i for i in range(1000)])
+        wait_until(lambda: h.module.metrics()["datagrams"] > 0, 5, "the first datagrams")
+        gevent.sleep(0.1)
+        metrics = h.module.metrics()
+    assert metrics["kernel_drops"] > 0
+    assert metrics["datagrams"] + metrics["kernel_drops"] == 1000
+
+
+def test_ipv6_address():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "address": "::1"}) as h:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.sendto(b"v6", ("::1", h.module.port))
+            [event] = h.collect("outbox", 1)
+        assert event["headers"]["udp"]["peer"][0] == "::1"
+        assert "kernel_drops" in h.module.metrics()

@@ -37,8 +37,9 @@ DECODERS: dict[str, Callable[[bytes], Any] | None] = {"raw": None, "text": _deco
 
 
 class UDPIn(Module):
-    """Receives UDP datagrams; each becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
+    """A UDP server: one event per datagram, read in batches by one greenlet.
 
+    Each datagram becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
     One reader greenlet waits for the socket to be readable, then reads without blocking
     until the socket is empty or a batch is full, and hands the batch on at once. The socket
     always has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and
