@@ -1,0 +1,147 @@
+"""Helpers of the reliability suite: run the real command, wait, write bootstrap files, read figures.
+
+Copied (not imported) from ``tests/conftest.py`` where they overlap, so that this suite stands
+on its own; plus what only faults need: RSS of a process, the sink's count file, final metrics
+lines of a log, and a :class:`~wishbone.bootstrap.Bootstrap` built with classes that are not
+installed entry points (fixture modules that exist only in this suite).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from wishbone import bootstrap as bootstrap_mod
+from wishbone.bootstrap import Bootstrap, MetricsSpec, ModuleSpec, Route
+
+BIN = Path(sys.executable).parent
+WISHBONE = str(BIN / "wishbone")
+PYTHON = sys.executable
+HERE = Path(__file__).parent
+METRIC_LINE = re.compile(r"Instance #(\d+):metrics: module (\S+) (.*)$")
+QUEUE_LINE = re.compile(r"Instance #(\d+):metrics: queue (\S+) in=(\d+) out=(\d+) dropped=(\d+) size=(\d+)$")
+
+
+def run_cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+    """Run ``wishbone ARGS`` to completion; text output captured."""
+    return subprocess.run([WISHBONE, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> bool:
+    """Poll *predicate* until it is true (True) or *timeout* seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def write_bootstrap(path: Path, modules: dict, routes: dict, metrics: dict | None = None) -> str:
+    """Write a bootstrap file: *modules* is ``{"name": ("module", {variables})}`` or
+    ``{"name": ("module", {variables}, {queue options})}``."""
+    entries = {}
+    for name, spec in modules.items():
+        entry = {"module": spec[0], "variables": spec[1]}
+        if len(spec) > 2:
+            entry["queues"] = spec[2]
+        entries[name] = entry
+    doc: dict = {"bootstrap": entries, "routingtable": routes}
+    if metrics is not None:
+        doc["metrics"] = metrics
+    path.write_text(json.dumps(doc, indent=2))
+    return str(path)
+
+
+def read_pids(path: Path) -> list[int]:
+    """The pids of a pidfile ([] if it does not exist or is a symlink)."""
+    try:
+        return [] if path.is_symlink() else [int(w) for w in path.read_text().split() if w.isdigit()]
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        return []
+
+
+def rss_kb(pid: int) -> int:
+    """Resident set size of *pid* in KiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def counted(counts: Path) -> tuple[int, list[int]]:
+    """(sum of the testsink's ``batch N`` lines, its ``final N`` lines) from its count file."""
+    batches, finals = 0, []
+    if not counts.exists():
+        return 0, []
+    for line in counts.read_text().splitlines():
+        kind, n = line.split()
+        if kind == "batch":
+            batches += int(n)
+        else:
+            finals.append(int(n))
+    return batches, finals
+
+
+def final_module_metrics(log_text: str) -> dict[tuple[int, str], dict[str, int]]:
+    """The last ``module NAME k=v ...`` line of each (instance, module) in a log with log metrics."""
+    found: dict[tuple[int, str], dict[str, int]] = {}
+    for line in log_text.splitlines():
+        m = METRIC_LINE.search(line)
+        if m:
+            figures = {}
+            for pair in m.group(3).split():
+                key, _, value = pair.partition("=")
+                if value.lstrip("-").isdigit():
+                    figures[key] = int(value)
+            found[(int(m.group(1)), m.group(2))] = figures
+    return found
+
+
+def final_queue_metrics(log_text: str) -> dict[tuple[int, str], dict[str, int]]:
+    """The last ``queue NAME in= out= dropped= size=`` line of each (instance, queue) in a log."""
+    found = {}
+    for line in log_text.splitlines():
+        m = QUEUE_LINE.search(line)
+        if m:
+            i, q, a, b, c, d = m.groups()
+            found[(int(i), q)] = {"in": int(a), "out": int(b), "dropped": int(c), "size": int(d)}
+    return found
+
+
+def custom_bootstrap(modules: dict, routes: list[str]) -> Bootstrap:
+    """A checked-enough :class:`Bootstrap` from classes (not entry points), for fixture modules.
+
+    *modules* is ``{"name": (cls, {variables}, {queue options})}``; *routes* are
+    ``"a.outbox -> b.inbox"``. Parameters are checked the way the loader checks them.
+    """
+    specs = {}
+    for name, (cls, variables, *rest) in modules.items():
+        queues = rest[0] if rest else {}
+        bootstrap_mod._check_variables("<custom>", cls, variables, f"bootstrap.{name}.variables")
+        specs[name] = ModuleSpec(name, "custom", cls.__name__, cls, variables, queues)
+    parsed = []
+    for route in routes:
+        src, dst = (part.strip() for part in route.split("->"))
+        s, sq = src.split(".")
+        d, dq = dst.split(".")
+        parsed.append(Route(s, sq, d, dq))
+    metrics = MetricsSpec(False, "wishbone.metrics", "log", 5.0, {})
+    return Bootstrap("<custom>", {"bootstrap": {}, "routingtable": {}}, specs, parsed, metrics)
+
+
+def kill_quietly(pid: int, sig: int) -> None:
+    """Send *sig* to *pid* unless it is already gone."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
