@@ -61,9 +61,12 @@ def integration(session: nox.Session) -> None:
 
 @nox.session
 def templates(session: nox.Session) -> None:
-    """The module template, each kind rendered from its saved answers (template/answers/),
-    installed against the local core: its tests pass untouched, it builds a wheel, and
-    ``wishbone list`` shows it."""
+    """The module template: each kind rendered, tested untouched, built and listed.
+
+    Each kind is rendered from its saved answers (template/answers/KIND.yaml) and installed
+    against the local core; its tests must pass as rendered, its wheel must build, and
+    ``wishbone list`` must show it once the wheel is installed.
+    """
     install_local(session)
     session.install("cookiecutter>=2.5", "build[uv]>=1.2")
     out = pathlib.Path(session.create_tmp()) / "templates"
