@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import gevent
 import gevent.socket
@@ -155,7 +156,9 @@ def test_intake_stops_promptly_and_leaves_no_greenlet():
     with gevent.Timeout(10):
         p.start()
         gevent.sleep(0.05)
+        started = time.monotonic()
         assert p.stop(5)
+        assert time.monotonic() - started < 0.15  # woken at once, not at the next idle check (0.2 s)
     assert not [g for g in p.modules["udp"].greenlets() if not g.dead]
     assert p.modules["udp"]._sock is None
 

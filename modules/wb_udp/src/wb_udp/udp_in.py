@@ -98,6 +98,7 @@ class UDPIn(Module):
         self._sock: socket.socket | None = None
         self._inode: int | None = None
         self._drops: int | None = None
+        self._watcher = None
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
@@ -129,6 +130,12 @@ class UDPIn(Module):
             )
         self.spawn_producer(self._read, sock)
 
+    def on_stop_intake(self) -> None:
+        # wake the reader from its wait now rather than at the next idle check
+        watcher = self._watcher
+        if watcher is not None and watcher.callback is not None:
+            gevent.get_hub().cancel_wait(watcher, _IDLE)
+
     def on_stop(self) -> None:
         self._close()
 
@@ -151,7 +158,7 @@ class UDPIn(Module):
     # ------------------------------------------------------------------ the reader
     def _read(self, sock: socket.socket) -> None:
         """Wait for readability, drain up to a batch without blocking, hand it on; repeat."""
-        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+        watcher = self._watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
         wait = gevent.socket.wait
         recvfrom = sock.recvfrom
         bufsize = self.max_size + 1  # one byte more: a longer datagram is seen, not cut short
@@ -189,6 +196,7 @@ class UDPIn(Module):
                 if failed:
                     self._hand_on_failed(failed)
         finally:
+            self._watcher = None
             watcher.close()
             self._close()
 
