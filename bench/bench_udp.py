@@ -94,7 +94,6 @@ def watch(counter, sender: subprocess.Popen, backlog: bool) -> tuple[int, float,
 def run_baseline(count: int, size: int, backlog: bool) -> tuple[float, float]:
     """Bare gevent reader -> queue -> counting consumer; returns (events/s, sender's rate)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     set_receive_buffer(sock, BUFFER if backlog else 8 << 20)
     sock.bind(("127.0.0.1", 0))
     sock.setblocking(False)

@@ -42,15 +42,16 @@ class UDPIn(Module):
     Each datagram becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
     One reader greenlet waits for the socket to be readable, then reads without blocking
     until the socket is empty or a batch is full, and hands the batch on at once. The socket
-    always has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and
-    the kernel spreads datagrams over them (by sender address and port).
+    has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and the
+    kernel spreads datagrams over them (by sender address and port). Port 0 (a free port,
+    for this socket alone) is bound without it.
 
     A datagram that cannot be decoded (``decode`` text or json), or that is longer than
     ``max_size``, goes to ``failed`` with its raw bytes as data and the reason in
     ``headers.error``; it is counted and never stops the reader.
 
     Parameters:
-        port (int): UDP port to listen on; 0 picks a free one (logged).
+        port (int): UDP port to listen on; 0 picks a free one, not shared (logged).
         address (str): address to bind (default "127.0.0.1"; "0.0.0.0" or "::" must be asked for).
         max_size (int): longest datagram accepted, in bytes (default 65535: nothing is cut short;
             a longer datagram goes to failed).
@@ -106,7 +107,10 @@ class UDPIn(Module):
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if self.port:
+                # not with port 0: Linux may then pick a port that other SO_REUSEPORT sockets of
+                # the same user already hold, and the datagrams would be shared with them
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             self.buffer_granted = set_receive_buffer(sock, self.buffer_size)
             sock.bind((self.address, self.port))
         except OSError as exc:
