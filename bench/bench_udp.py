@@ -67,32 +67,40 @@ def start_sender(port: int, count: int, rate: float, size: int) -> subprocess.Po
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
-def watch(counter, sender: subprocess.Popen, backlog: bool) -> tuple[int, float, float]:
+def watch(counter, sender: subprocess.Popen, count: int, backlog: bool) -> dict:
     """Poll *counter()* until the sender is done and nothing new came for IDLE_END seconds.
 
     With *backlog*, first block the whole process (no greenlet runs) until the sender is
-    done. Returns (events, seconds from first to last event, sender's own seconds).
+    done. Returns the events seen, and their rate per wall-clock second and per second of
+    this process's CPU time (from first to last event; the CPU rate is the steadier one on a
+    shared machine), and the sender's achieved rate.
     """
     if backlog:
         sender.wait()
-    first = last = 0.0
+    first = last = (0.0, 0.0)
     seen = 0
     while True:
         gevent.sleep(0.002)
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         n = counter()
         if n != seen:
             if not seen:
                 first = now
             seen, last = n, now
-        elif sender.poll() is not None and now - max(last, first) > IDLE_END:
+        elif sender.poll() is not None and now[0] - max(last[0], first[0]) > IDLE_END:
             break
-    sent, took = sender.stdout.read().split()
-    return seen, last - first, float(took)
+    took = float(sender.stdout.read().split()[1])
+    wall, cpu = last[0] - first[0], last[1] - first[1]
+    return {
+        "seen": seen,
+        "wall": seen / wall if wall > 0 else 0.0,
+        "cpu": seen / cpu if cpu > 0 else 0.0,
+        "sent": count / took,
+    }
 
 
-def run_baseline(count: int, size: int, backlog: bool) -> tuple[float, float]:
-    """Bare gevent reader -> queue -> counting consumer; returns (events/s, sender's rate)."""
+def run_baseline(count: int, size: int, backlog: bool) -> dict:
+    """Bare gevent reader -> queue -> counting consumer; returns :func:`watch`'s figures."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     set_receive_buffer(sock, BUFFER if backlog else 8 << 20)
     sock.bind(("127.0.0.1", 0))
@@ -128,12 +136,12 @@ def run_baseline(count: int, size: int, backlog: bool) -> tuple[float, float]:
 
     greenlets = [gevent.spawn(read), gevent.spawn(consume)]
     sender = start_sender(port, count, 0, size)
-    seen, seconds, took = watch(lambda: counted[0], sender, backlog)
+    result = watch(lambda: counted[0], sender, count, backlog)
     running[0] = False
     queue.put(None)
     gevent.joinall(greenlets, timeout=5)
     sock.close()
-    return seen / seconds, count / took
+    return result
 
 
 def udp_pipeline(buffer_size: int) -> Pipeline:
@@ -148,37 +156,39 @@ def udp_pipeline(buffer_size: int) -> Pipeline:
     return Pipeline.from_dict(doc)
 
 
-def run_wishbone(count: int, size: int, backlog: bool, rate: float = 0) -> tuple[float, float, dict]:
-    """udp_in -> null; returns (events/s, sender's rate, udp_in's metrics)."""
+def run_wishbone(count: int, size: int, backlog: bool, rate: float = 0) -> dict:
+    """udp_in -> null; returns :func:`watch`'s figures and udp_in's metrics."""
     pipeline = udp_pipeline(BUFFER if backlog else 8 << 20)
     pipeline.start()
     sink = pipeline.modules["sink"]
     sender = start_sender(pipeline.modules["udp"].port, count, rate, size)
-    seen, seconds, took = watch(lambda: sink.consumed, sender, backlog)
+    result = watch(lambda: sink.consumed, sender, count, backlog)
     metrics = pipeline.modules["udp"].metrics()
     pipeline.stop(10)
-    return seen / seconds, count / took, {**metrics, "consumed": seen}
+    return {**result, **metrics}
 
 
 def compare(count: int, size: int, repeat: int, backlog: bool) -> float:
-    """Run both receivers *repeat* times, interleaved; print medians; return wishbone's median."""
-    base, wb, sender_rates, drained = [], [], [], []
+    """Run both receivers *repeat* times, interleaved; print medians; return wishbone's wall median."""
+    base, wb = [], []
     for _ in range(repeat):  # interleaved, so that machine noise hits both alike
-        rate, sent = run_baseline(count, size, backlog)
-        base.append(rate)
-        sender_rates.append(sent)
-        rate, sent, metrics = run_wishbone(count, size, backlog)
-        wb.append(rate)
-        sender_rates.append(sent)
-        drained.append(metrics["consumed"])
-    b, w = statistics.median(base), statistics.median(wb)
+        base.append(run_baseline(count, size, backlog))
+        wb.append(run_wishbone(count, size, backlog))
+    sent = statistics.median(r["sent"] for r in base + wb)
     mode = "backlog drain" if backlog else "live race"
-    print(f"-- {mode}: sender offered {statistics.median(sender_rates):,.0f}/s", end="")
-    print(f", wishbone drained {min(drained):,}..{max(drained):,} per run" if backlog else "")
-    print(f"   {'bare gevent reader -> queue -> counter':44} {b:12,.0f}/s   runs {' '.join(f'{r:,.0f}' for r in base)}")
-    print(f"   {'wishbone udp_in -> null':44} {w:12,.0f}/s   runs {' '.join(f'{r:,.0f}' for r in wb)}")
-    print(f"   ratio wishbone / baseline: {w / b:.0%}")
-    return w
+    print(
+        f"-- {mode}: sender offered {sent:,.0f}/s; events seen per run: {min(r['seen'] for r in base + wb):,} or more"
+    )
+    print(f"   {'receiver':40} {'per wall s':>12} {'per CPU s':>12}   wall-clock runs")
+    for name, runs in (("bare gevent reader -> queue -> counter", base), ("wishbone udp_in -> null", wb)):
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        each = " ".join(f"{r['wall']:,.0f}" for r in runs)
+        print(f"   {name:40} {wall:12,.0f} {cpu:12,.0f}   {each}")
+    wall_ratio = statistics.median(r["wall"] for r in wb) / statistics.median(r["wall"] for r in base)
+    cpu_ratio = statistics.median(r["cpu"] for r in wb) / statistics.median(r["cpu"] for r in base)
+    print(f"   ratio wishbone / baseline: {wall_ratio:.0%} (wall), {cpu_ratio:.0%} (CPU)")
+    return statistics.median(r["wall"] for r in wb)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,11 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     compare(args.count, args.size, args.repeat, backlog=False)
     half = w / 2
     count = int(half * args.seconds)
-    rate, sent, metrics = run_wishbone(count, args.size, False, half)
-    drops = metrics.get("kernel_drops", "unknown")
+    r = run_wishbone(count, args.size, False, half)
+    drops = r.get("kernel_drops", "unknown")
     print(
-        f"-- half rate: offered {half:,.0f}/s (sender achieved {sent:,.0f}/s) for {args.seconds:.0f} s: "
-        f"sent {count:,}, received {metrics['datagrams']:,}, consumed {metrics['consumed']:,}, kernel drops {drops}"
+        f"-- half rate: offered {half:,.0f}/s for {args.seconds:.0f} s (the sender achieved {r['sent']:,.0f}/s): "
+        f"sent {count:,}, received {r['datagrams']:,}, consumed {r['seen']:,}, kernel drops {drops}"
     )
     return 0
 
