@@ -15,8 +15,9 @@ receiver drain them flat out. The live race is printed too, for the record. Rece
   bounded gevent queue; a consumer greenlet counts the events.
 * wishbone: a pipeline ``udp_in -> null``; the null module's consumed counter is watched.
 
-A receiver's rate is events counted / time from its first to its last event. Medians are
-printed, and the ratio. Then the pipeline runs once
+A receiver's rate is events counted / time from its first to its last event, both per
+wall-clock second and per second of this process's CPU time (the steadier figure when other
+processes share the cores). Medians are printed, and the ratios. Then the pipeline runs once
 more with the sender paced at half the measured wishbone rate for *seconds* seconds, and
 the kernel's drops for the socket (``/proc/net/udp``) are reported: the target is none.
 """

@@ -207,3 +207,14 @@ def test_a_path_that_cannot_be_opened_is_a_clear_error(tmp_path):
     with gevent.Timeout(10), pytest.raises(OSError, match="cannot open"):
         p.start()
     p.stop(2)
+
+
+def test_a_fifo_without_reader_is_an_error_not_a_hang(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    p = build(
+        {"input": ("testevent", {"count": 1}), "out": ("stdout", {"path": str(fifo)})}, {"input.outbox": ["out.inbox"]}
+    )
+    with gevent.Timeout(10), pytest.raises(OSError, match="cannot open"):
+        p.start()
+    p.stop(2)

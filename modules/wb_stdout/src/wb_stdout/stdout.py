@@ -99,10 +99,14 @@ class STDOUT(Module):
         self._format = self._formatter()
         self._errors = RateLimitedLog(self.log)
         if self.path is not None:
+            # O_NONBLOCK only for the open: a FIFO without a reader fails (ENXIO) instead of
+            # stalling the whole process; writes then go through FdWriter like stdout's
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK
             try:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+                self._fd = os.open(self.path, flags, 0o644)
             except OSError as exc:
                 raise OSError(exc.errno, f"cannot open {self.path!r} for writing: {exc.strerror}") from None
+            os.set_blocking(self._fd, True)
             self._owns_fd = True
         else:
             try:
