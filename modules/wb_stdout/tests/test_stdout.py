@@ -14,6 +14,7 @@ import gevent
 import gevent.os
 import pytest
 from wb_stdout import STDOUT, to_text
+from wb_stdout.writer import FdWriter
 from wishbone import Pipeline, new_event
 from wishbone.testing import Harness
 
@@ -218,3 +219,38 @@ def test_a_fifo_without_reader_is_an_error_not_a_hang(tmp_path):
     with gevent.Timeout(10), pytest.raises(OSError, match="cannot open"):
         p.start()
     p.stop(2)
+
+
+@pytest.mark.parametrize(("method", "size"), [("nowait", 300_000), ("thread", 300_000), ("direct", 10_000)])
+def test_every_write_method_delivers_whole_buffers_through_a_pipe(method, size):
+    # "direct" blocks the hub on a full pipe, so it only gets what a pipe holds
+    read_end, write_end = os.pipe()
+    writer = FdWriter(write_end)
+    writer.method = method
+    data = os.urandom(size)
+    got = bytearray()
+
+    def read() -> None:
+        gevent.os.make_nonblocking(read_end)
+        while len(got) < size:
+            got.extend(gevent.os.nb_read(read_end, 1 << 16))
+
+    try:
+        with gevent.Timeout(10):
+            reader = gevent.spawn(read)
+            writer.write(data)
+            reader.join()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert bytes(got) == data
+
+
+def test_a_closed_pipe_raises_broken_pipe():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        with gevent.Timeout(5), pytest.raises(BrokenPipeError):
+            FdWriter(write_end).write(b"x\n")
+    finally:
+        os.close(write_end)
