@@ -98,3 +98,22 @@ def test_the_suite_catches(outcomes, case):
     assert len(checks) == 11, checks
     failed = {name for name, outcome in checks.items() if outcome in ("failure", "error")}
     assert failed == CASES[case][1], checks
+
+
+def test_the_greenlet_check_holds_as_the_first_gevent_use_in_a_process(tmp_path):
+    """The hub starts during the check when nothing ran before it: it is not a leak."""
+    (tmp_path / "test_first.py").write_text(
+        "from test_testing_samples import Upper\n\n"
+        "from wishbone.testing import conformance\n\n"
+        "TestFirst = conformance(Upper)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "-k", "no_greenlet"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-2000:]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from test_testing_samples import Splitter, Ticker, Upper
+from wishbone.builtin.metricsource import MetricsSource
 from wishbone.builtin.null import Null
 from wishbone.builtin.passthrough import Passthrough
 from wishbone.builtin.testevent import TestEvent
@@ -17,6 +18,7 @@ from wishbone.testing import conformance
 TestTestEvent = conformance(TestEvent, config={"interval": 0.01}, entry_point="testevent")
 TestPassthrough = conformance(Passthrough, config={}, entry_point="passthrough")
 TestNull = conformance(Null, entry_point="null")
+TestMetricsSource = conformance(MetricsSource, entry_point="metrics")
 
 TestUpper = conformance(Upper, config={"suffix": "!"}, raising_event=new_event(42))
 TestSplitter = conformance(Splitter)
