@@ -6,7 +6,7 @@ from __future__ import annotations
 import gevent
 from wishbone.module import Module
 
-__all__ = ["CountingSink", "MalformedEmitter", "SlowSink"]
+__all__ = ["CountingSink", "MalformedEmitter", "MalformedRelay", "SlowSink"]
 
 #: Items that are not events: each is dropped by the queue it is emitted on.
 NOT_EVENTS = (
@@ -99,3 +99,20 @@ class MalformedEmitter(Module):
                 self.good += 1
                 self.bad += len(NOT_EVENTS)
             gevent.sleep(0)
+
+
+class MalformedRelay(Module):
+    """Passes each event on, and with it every item of ``NOT_EVENTS``, on ``outbox`` and ``failed``.
+
+    Queues:
+        inbox: events in.  outbox, failed: each event once, plus every non-event.
+    """
+
+    def __init__(self) -> None:
+        pass
+
+    def consume(self, event: dict) -> None:
+        for queue in ("outbox", "failed"):
+            self.emit(event if queue == "outbox" else {"headers": {}, "data": event["data"]}, queue)
+            for item in NOT_EVENTS:
+                self.emit(item, queue)
