@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pathlib
 import shutil
+import tempfile
 
 import nox
 
@@ -68,26 +69,38 @@ def templates(session: nox.Session) -> None:
     ``wishbone list`` must show it once the wheel is installed.
     """
     install_local(session)
-    session.install("cookiecutter>=2.5", "build[uv]>=1.2")
-    out = pathlib.Path(session.create_tmp()) / "templates"
-    shutil.rmtree(out, ignore_errors=True)
-    for kind in TEMPLATE_KINDS:
-        answers = ROOT / "template" / "answers" / f"{kind}.yaml"
-        session.run("cookiecutter", "--no-input", "--config-file", str(answers), "-o", str(out), str(ROOT / "template"))
-        package = out / f"wb_sample_{kind}"
-        session.install("-e", str(package))
-        with session.chdir(package):
-            session.run(*PYTEST, *session.posargs)
-        dist = out / "dist"
-        session.run("python", "-m", "build", "--installer", "uv", "--wheel", "--outdir", str(dist), str(package))
-        # The wheel, not the source tree, must carry the entry point: install it over the editable one.
-        [wheel] = dist.glob(f"wb_sample_{kind}-*.whl")
-        reinstall = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
-        session.install(reinstall, "--no-deps", str(wheel))
-        listed = session.run("wishbone", "list", silent=True) or ""
-        if f"sample_{kind}" not in listed:
-            session.error(f"wishbone list does not show sample_{kind}:\n{listed}")
-    session.log(f"wheels: {', '.join(sorted(p.name for p in (out / 'dist').glob('*.whl')))}")
+    session.install("cookiecutter>=2.5", "build[uv]>=1.2", "ruff>=0.5")
+    # Outside .nox: ruff skips files under .nox, and the rendered code must be linted.
+    out = pathlib.Path(tempfile.mkdtemp(prefix="wishbone-templates-"))
+    try:
+        for kind in TEMPLATE_KINDS:
+            check_rendered(session, kind, out)
+        # Rendered code meets the house style (the lint session skips template/, which is Jinja).
+        rendered = [str(out / f"wb_sample_{kind}") for kind in TEMPLATE_KINDS]
+        session.run("ruff", "check", "--config", str(ROOT / "pyproject.toml"), *rendered)
+        session.run("ruff", "format", "--check", "--config", str(ROOT / "pyproject.toml"), *rendered)
+        session.log(f"wheels: {', '.join(sorted(p.name for p in (out / 'dist').glob('*.whl')))}")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def check_rendered(session: nox.Session, kind: str, out: pathlib.Path) -> None:
+    """Render *kind* into *out*, run its tests, build and install its wheel, find it listed."""
+    answers = ROOT / "template" / "answers" / f"{kind}.yaml"
+    session.run("cookiecutter", "--no-input", "--config-file", str(answers), "-o", str(out), str(ROOT / "template"))
+    package = out / f"wb_sample_{kind}"
+    session.install("-e", str(package))
+    with session.chdir(package):
+        session.run(*PYTEST, *session.posargs)
+    dist = out / "dist"
+    session.run("python", "-m", "build", "--installer", "uv", "--wheel", "--outdir", str(dist), str(package))
+    # The wheel, not the source tree, must carry the entry point: install it over the editable one.
+    [wheel] = dist.glob(f"wb_sample_{kind}-*.whl")
+    reinstall = "--reinstall" if session.venv_backend == "uv" else "--force-reinstall"
+    session.install(reinstall, "--no-deps", str(wheel))
+    listed = session.run("wishbone", "list", silent=True) or ""
+    if f"sample_{kind}" not in listed:
+        session.error(f"wishbone list does not show sample_{kind}:\n{listed}")
 
 
 @nox.session
