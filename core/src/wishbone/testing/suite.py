@@ -164,10 +164,12 @@ class ConformanceSuite:
         return Harness(self.options.module_cls, config, name="conformance", timeout=self.options.timeout)
 
     def need_consumer(self) -> None:
+        """Skip the calling check for an input: it consumes nothing to feed."""
         if not self.options.module_cls.consumes:
             pytest.skip(f"{self.options.module_cls.__name__} is an input (consumes nothing)")
 
     def need_entry_point(self) -> str:
+        """The entry-point name to check; skip the calling check when none was given."""
         if not self.options.entry_point:
             pytest.skip("no entry_point given to conformance()")
         return self.options.entry_point
