@@ -328,6 +328,10 @@ class Supervisor:
         if worker.ready_fd is not None:  # it may have reported just before exiting
             self._read_ready(worker, timeout=0.0)
         how = f"signal {-code}" if code < 0 else f"status {code}"
+        if self._stop_at is None and self._signals:
+            # The same signal reached the worker too (Ctrl-C, or `timeout`, signals the whole
+            # process group) and it exited before this loop acted on it: a stop, not a death.
+            self._begin_stop()
         if self._stop_at is not None:
             if code != 0:
                 self._result = self._result or 1
