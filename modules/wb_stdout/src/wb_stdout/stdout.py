@@ -86,7 +86,6 @@ class STDOUT(Module):
         self.write_errors = 0
         self.closed = False
         self._count = 0
-        self._lines: list[str] = []
         self._events: list[dict] = []
         self._pass_on = False
         self._fd: int | None = None
@@ -97,6 +96,8 @@ class STDOUT(Module):
     def on_start(self) -> None:
         self._pass_on = self.is_routed("outbox")
         self._format = self._formatter()
+        self._plain = not (self.complete or self.counter or self.prefix)
+        self.consume = self._events.append  # the per-event work is one list append
         self._errors = RateLimitedLog(self.log)
         if self.path is not None:
             # O_NONBLOCK only for the open: a FIFO without a reader fails (ENXIO) instead of
@@ -130,14 +131,8 @@ class STDOUT(Module):
 
     # ------------------------------------------------------------------ per event
     def consume(self, event: dict) -> None:
-        if self.closed:
-            self.dropped += 1
-            mark_failed((event,))
-        else:
-            self._lines.append(self._format(event))
-            self._events.append(event)  # held until written: an ack means "written"
-        if self._pass_on:
-            self.emit(event)
+        """Keep *event* for the end of the batch (replaced by a bare list append at start)."""
+        self._events.append(event)
 
     def _formatter(self) -> Callable[[dict], str]:
         prefix = self.prefix
@@ -162,16 +157,50 @@ class STDOUT(Module):
 
     # ------------------------------------------------------------------ per batch
     def end_of_batch(self) -> None:
-        lines = self._lines
-        if not lines:
+        """Format the batch's lines, write them with one call, pass the events on."""
+        pending = self._events
+        if not pending:
             return
-        events = self._events
-        self._lines = []
-        self._events = []
+        events = pending[:]
+        pending.clear()  # the same list: ``consume`` is bound to its append
         if self.closed or self._writer is None:
             self.dropped += len(events)
             mark_failed(events)
-            return
+        else:
+            lines, events = self._lines_of(events)
+            if lines:
+                self._write(lines, events)
+        if self._pass_on:
+            emit = self.emit
+            for event in events:
+                emit(event)
+
+    def _lines_of(self, events: list[dict]) -> tuple[list[str], list[dict]]:
+        """The lines for *events*, and the events that could be formatted."""
+        if self._plain:  # the common case, kept free of per-event calls for text data
+            lines = []
+            append = lines.append
+            try:
+                for event in events:
+                    text = event["data"]
+                    if type(text) is not str:
+                        text = to_text(text)
+                    append(text if text[-1:] == "\n" else text + "\n")
+                return lines, events
+            except Exception:
+                pass  # one event cannot be formatted: sort them out one by one below
+        lines, good = [], []
+        fmt = self._format
+        for event in events:
+            try:
+                lines.append(fmt(event))
+            except Exception as exc:
+                self._fail(event, exc)
+                continue
+            good.append(event)
+        return lines, good
+
+    def _write(self, lines: list[str], events: list[dict]) -> None:
         try:
             self._writer.write("".join(lines).encode("utf-8", "backslashreplace"))
         except OSError as exc:
