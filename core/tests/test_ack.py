@@ -85,3 +85,26 @@ def test_failed_events_settle_negatively():
     p.modules["ok"].seen.clear()
     p.modules["bad"].seen.clear()
     assert sorted(p.modules["input"].settled) == [(i, i % 2 == 0) for i in range(6)]
+
+
+class Rejecting(Module):
+    """Sends every event to ``failed`` itself, without raising.
+
+    Queues: inbox, failed.
+    """
+
+    def consume(self, event):
+        self.emit(event, "failed")
+
+
+def test_events_a_module_sends_to_failed_settle_negatively():
+    p = pipeline(
+        {"input": (TrackedInput, {"count": 3}), "x": (Rejecting, {}), "bad": (Collect, {})},
+        [("input", "outbox", "x", "inbox"), ("x", "failed", "bad", "inbox")],
+    )
+    with gevent.Timeout(10):
+        p.start()
+        p.join_inputs(5)
+        p.stop(5)
+    p.modules["bad"].seen.clear()
+    assert sorted(p.modules["input"].settled) == [(i, False) for i in range(3)]

@@ -175,6 +175,7 @@ class Module:
         if queue not in self.source_queues:
             source = SourceQueue(f"{self.name}.{queue}", batch_size)
             source.on_malformed = self._malformed
+            source.marks_failed = queue == "failed"
             self.source_queues[queue] = source
         return self.source_queues[queue]
 
@@ -282,7 +283,6 @@ class Module:
                 "message": str(exc),
                 "traceback": traceback.format_exception_only(type(exc), exc)[-1].strip(),
             }
-        mark_failed([event])
         failed = self.source_queues["failed"]
         if not failed.routed:
             self._malformed.warning(

@@ -130,6 +130,8 @@ class SourceQueue:
         self.sent = 0
         self.dropped = 0
         self.on_malformed: RateLimitedLog | None = None
+        #: True for ``failed``: whatever is sent through it settles its input negatively
+        self.marks_failed = False
 
     @property
     def routed(self) -> bool:
@@ -171,9 +173,10 @@ class SourceQueue:
             if not good:
                 return
         routes = self.routes
+        if not routes or self.marks_failed:
+            mark_failed(good)
         if not routes:
             self.dropped += len(good)
-            mark_failed(good)
             return
         self.sent += len(good)
         if len(routes) == 1:
