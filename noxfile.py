@@ -19,7 +19,7 @@ PYTEST = ["pytest", "-p", "no:cacheprovider"]
 TEMPLATE_KINDS = ("module", "input", "output")
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "core", "modules", "integration", "templates"]
+nox.options.sessions = ["lint", "core", "modules", "integration", "build", "templates"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -105,11 +105,22 @@ def check_rendered(session: nox.Session, kind: str, out: pathlib.Path) -> None:
 
 @nox.session
 def build(session: nox.Session) -> None:
-    """A wheel and an sdist of every package into dist/."""
-    session.install("build>=1.0")
+    """A wheel and an sdist of every package into dist/, then install them by name in a fresh venv."""
+    session.install("build>=1.0", "uv")
     dist = ROOT / "dist"
-    for package in ["core", *[f"modules/{p}" for p in MODULES]]:
-        session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT / package))
+    packages = ["core", *[f"modules/{p}" for p in MODULES]]
+    for package in packages:
+        session.run("python", "-m", "build", "--installer", "uv", "--outdir", str(dist), str(ROOT / package))
+    # What a user does next: install the module packages by name, the core coming along as a dependency.
+    venv = pathlib.Path(session.create_tmp()) / "fresh"
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run("python", "-m", "venv", str(venv))
+    names = [p.replace("_", "-") for p in MODULES]
+    session.run(str(venv / "bin" / "pip"), "install", "-q", "--find-links", str(dist), *names, external=True)
+    listing = session.run(str(venv / "bin" / "wishbone"), "list", external=True, silent=True)
+    for expected in ("testevent", *names):
+        if expected not in listing:
+            session.error(f"wishbone list in a fresh venv does not show {expected}:\n{listing}")
 
 
 @nox.session
