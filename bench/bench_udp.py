@@ -34,6 +34,7 @@ import time
 import gevent
 import gevent.queue
 import gevent.socket
+from report import result
 from wb_udp.kernel import set_receive_buffer
 from wishbone import Pipeline
 
@@ -189,6 +190,17 @@ def compare(count: int, size: int, repeat: int, backlog: bool) -> float:
     wall_ratio = statistics.median(r["wall"] for r in wb) / statistics.median(r["wall"] for r in base)
     cpu_ratio = statistics.median(r["cpu"] for r in wb) / statistics.median(r["cpu"] for r in base)
     print(f"   ratio wishbone / baseline: {wall_ratio:.0%} (wall), {cpu_ratio:.0%} (CPU)")
+    if backlog:
+        wb_wall = statistics.median(r["wall"] for r in wb)
+        base_wall = statistics.median(r["wall"] for r in base)
+        result(
+            f"UDP in -> null, backlog drain (CPU-time ratio {cpu_ratio:.0%})",
+            wb_wall,
+            "datagrams/s",
+            ">= 80% of baseline",
+            wall_ratio >= 0.8,
+            base_wall,
+        )
     return statistics.median(r["wall"] for r in wb)
 
 
@@ -211,6 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"-- half rate: offered {half:,.0f}/s for {args.seconds:.0f} s (the sender achieved {r['sent']:,.0f}/s): "
         f"sent {count:,}, received {r['datagrams']:,}, consumed {r['seen']:,}, kernel drops {drops}"
+    )
+    result(
+        f"UDP in -> null at half that rate ({half:,.0f}/s for {args.seconds:.0f} s): kernel drops",
+        float(drops) if isinstance(drops, int) else float("nan"),
+        "drops",
+        "0 kernel drops",
+        drops == 0 and r["seen"] == count,
     )
     return 0
 
