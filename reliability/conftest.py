@@ -12,8 +12,10 @@ import json
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 
+import pika.exceptions
 import pytest
 from wishbone.pidfile import alive
 
@@ -54,3 +56,38 @@ def record(request, results_file: Path):
         return line
 
     return _record
+
+
+@pytest.fixture(scope="session")
+def vhost() -> str:
+    """A RabbitMQ vhost of this test session (guest may use it), deleted afterwards."""
+    from reliability.amqp import check_broker, rabbitmqctl
+
+    check_broker()
+    name = f"wb_reliability_{uuid.uuid4().hex[:8]}"
+    rabbitmqctl("add_vhost", name)
+    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    yield name
+    rabbitmqctl("delete_vhost", name)
+
+
+@pytest.fixture
+def amqp_url(vhost: str) -> str:
+    """The URL of the session's vhost on the real broker."""
+    from reliability.amqp import HOST, PORT
+
+    return f"amqp://guest:guest@{HOST}:{PORT}/{vhost}"
+
+
+@pytest.fixture
+def broker(amqp_url: str):
+    """A :class:`reliability.amqp.Broker` on the vhost; its queues and exchanges go afterwards."""
+    from reliability.amqp import Broker
+
+    b = Broker(amqp_url)
+    yield b
+    try:
+        b.close()
+    except pika.exceptions.AMQPError:
+        b.connect()
+        b.close()
