@@ -232,6 +232,7 @@ class AMQPIn(Module):
             self.connections += 1
             self.log.info("Connected to %s, consuming %s.", self.url, self.topology.describe())
             self._link = link
+            self._arrivals.set()  # deliveries may have arrived before the link was published
             session.lost.rawlink(lambda _: self._wake.set())
             self._serve(link)
             if self._stopping:
@@ -378,7 +379,7 @@ class AMQPIn(Module):
                 outstanding(tag)
                 mark_failed([event])
                 self.emit(event, "failed")
-                failed = exc
+                failed = f"{type(exc).__name__}: {exc}"  # text only: a kept exception keeps its frames
                 self.decode_errors += 1
                 continue
             outstanding(tag)

@@ -233,7 +233,8 @@ class AMQPOut(Module):
                 try:
                     session.channel.basic_publish(message[1], message[2], message[3], self.properties)
                 except pika.exceptions.AMQPError:
-                    self._session = None  # closed under us; the connection greenlet reconnects
+                    # Closed under us: end the session, the connection greenlet reconnects.
+                    session.abort()
                     continue
                 tag = self._next_tag
                 self._next_tag = tag + 1
@@ -341,12 +342,8 @@ class AMQPOut(Module):
                 if self._nack_streak:
                     gevent.sleep(min(1.0, 0.05 * 2 ** min(self._nack_streak, 5)))  # the broker refused: back off
                 self._nack_streak += 1
-                retry, self._retry = self._retry, []
-                for position, message in enumerate(retry):
-                    if not self._publish(message, only=session):
-                        self._retry[:0] = retry[position:]
-                        return
-                    self.republished += 1
+                if not self._republish(session):
+                    return
                 continue
             if self._stopping and (not self._unconfirmed or time.monotonic() >= self._deadline - 0.3):
                 return
@@ -354,3 +351,17 @@ class AMQPOut(Module):
             if self._retry:
                 continue
             self._wake.wait(0.5 if self._stopping else None)
+
+    def _republish(self, session: Session) -> bool:
+        """Publish the retry list again on *session*; False if it was lost meanwhile.
+
+        A method of its own so that its locals (the messages) are gone when it returns: an
+        event referenced from here would never settle upstream.
+        """
+        retry, self._retry = self._retry, []
+        for position, message in enumerate(retry):
+            if not self._publish(message, only=session):
+                self._retry[:0] = retry[position:]
+                return False
+            self.republished += 1
+        return True
