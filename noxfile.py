@@ -19,7 +19,7 @@ PYTEST = ["pytest", "-p", "no:cacheprovider"]
 TEMPLATE_KINDS = ("module", "input", "output")
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["lint", "core", "modules", "integration", "build", "templates"]
+nox.options.sessions = ["lint", "core", "modules", "integration", "reliability", "build", "templates"]
 nox.options.error_on_missing_interpreters = True
 
 
@@ -58,6 +58,29 @@ def integration(session: nox.Session) -> None:
     install_local(session, *[f"modules/{p}" for p in MODULES], "tests/fixtures/wb_testsink")
     session.install("cookiecutter>=2.5")
     session.run(*PYTEST, "tests", *session.posargs)
+
+
+@nox.session
+def reliability(session: nox.Session) -> None:
+    """Faults, bad input and security (reliability/): real processes, sockets and broker, a few minutes.
+
+    Each scenario's figures go to ``<session tmp>/reliability-results.jsonl`` (docs/reliability.md).
+    """
+    install_local(session, *[f"modules/{p}" for p in MODULES], "tests/fixtures/wb_testsink")
+    session.install("hypothesis>=6.100")
+    results = pathlib.Path(session.create_tmp()) / "reliability-results.jsonl"
+    results.unlink(missing_ok=True)
+    session.run(*PYTEST, "reliability", *session.posargs, env={"WB_RELIABILITY_RESULTS": str(results)})
+    session.log(f"figures: {results}")
+
+
+@nox.session
+def soak(session: nox.Session) -> None:
+    """The soak, on demand (not run by default): a steady stream for 10 minutes, RSS sampled every
+    second must stay flat. ``nox -s soak -- 60`` runs it for 60 seconds."""
+    seconds = session.posargs[0] if session.posargs else "600"
+    install_local(session, "tests/fixtures/wb_testsink")
+    session.run(*PYTEST, "-rA", "reliability/test_soak.py", env={"WB_SOAK_SECONDS": seconds})
 
 
 @nox.session

@@ -15,7 +15,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pika.exceptions
 import pytest
 from wishbone.pidfile import alive
 
@@ -82,6 +81,8 @@ def amqp_url(vhost: str) -> str:
 @pytest.fixture
 def broker(amqp_url: str):
     """A :class:`reliability.amqp.Broker` on the vhost; its queues and exchanges go afterwards."""
+    import pika.exceptions
+
     from reliability.amqp import Broker
 
     b = Broker(amqp_url)
