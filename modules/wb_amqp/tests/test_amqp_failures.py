@@ -179,3 +179,35 @@ def test_a_body_that_does_not_decode_goes_to_failed_and_is_rejected(amqp_url, br
     wait_for(lambda: h.module.acked == 1 and h.module.rejected == 1, 5, what="settled")
     h.stop()
     assert broker.take_all(dead, idle=0.3) == [b"{not json"]
+
+
+def test_routing_key_per_event_from_a_header(amqp_url, broker):
+    import pika
+
+    source, left, right = broker.queue("in"), broker.queue("left"), broker.queue("right")
+    for i in range(30):
+        dest = (left, right)[i % 2]
+        broker.channel.basic_publish("", source, b"%d" % i, pika.BasicProperties(headers={"dest": dest}))
+    broker.channel.basic_publish("", source, b"30")  # no header: cannot be routed, goes to failed
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "input": {"module": "amqp_in", "variables": {"url": amqp_url, "queue": source}},
+                "output": {
+                    "module": "amqp_out",
+                    "variables": {"url": amqp_url, "routing_key_header": "amqp.properties.headers.dest"},
+                },
+            },
+            "routingtable": {"input.outbox": ["output.inbox"]},
+        }
+    )
+    p.start()
+    try:
+        modules = lambda: p.snapshot()["modules"]  # noqa: E731
+        wait_for(lambda: modules()["input"]["acked"] + modules()["input"]["rejected"] == 31, 20, show=modules)
+    finally:
+        assert p.stop(10)
+    snap = p.snapshot()["modules"]
+    assert snap["output"]["failed"] == 1 and snap["input"]["rejected"] == 1
+    assert ids(broker.take_all(left, idle=0.3)) == (set(range(0, 30, 2)), 0)
+    assert ids(broker.take_all(right, idle=0.3)) == (set(range(1, 30, 2)), 0)

@@ -153,6 +153,7 @@ class AMQPIn(Module):
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
         self._link: _Link | None = None
+        self._opening: Session | None = None
         self._generation = 0
         self._arrivals = gevent.event.Event()  # deliveries waiting to be emitted
         self._wake = gevent.event.Event()  # settlements waiting, session lost, or stopping
@@ -187,11 +188,10 @@ class AMQPIn(Module):
         self._stopping = True
         self._wake.set()
         remaining = max(0.1, self._deadline - time.monotonic() - 0.2)
-        if not gevent.joinall(self._background, timeout=remaining):
-            pass
-        link = self._link
-        if link is not None:
-            link.session.abort()
+        gevent.joinall(self._background, timeout=remaining)
+        for session in (self._opening, self._link.session if self._link else None):
+            if session is not None:
+                session.abort()  # still open at the deadline: the broker requeues what it holds
 
     def metrics(self) -> dict:
         """Messages received, acknowledged, rejected; reconnects; settlements of old sessions."""
@@ -211,13 +211,14 @@ class AMQPIn(Module):
     def _connection_loop(self) -> None:
         backoff = Backoff(self.reconnect_delay, self.reconnect_max_delay)
         while not self._stopping:
-            session = Session(self._params, self.timeout)
+            session = self._opening = Session(self._params, self.timeout)
             self._generation += 1
             link = _Link(session, self._generation)
             try:
                 session.open()
                 self._setup(link)
             except (SessionError, SessionLost) as exc:
+                self._opening = None
                 session.abort()
                 delay = backoff.next()
                 self.log.error(
@@ -228,6 +229,7 @@ class AMQPIn(Module):
                 )
                 self._pause(delay)
                 continue
+            self._opening = None
             backoff.reset()
             self.connections += 1
             self.log.info("Connected to %s, consuming %s.", self.url, self.topology.describe())

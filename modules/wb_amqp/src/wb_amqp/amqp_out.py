@@ -31,7 +31,7 @@ def _lookup(headers: dict, path: tuple[str, ...], parameter: str) -> str:
     value: Any = headers
     for key in path:
         if not isinstance(value, dict) or key not in value:
-            raise KeyError(f"event has no header {'.'.join(path)!r} (named by {parameter})")
+            raise ValueError(f"event has no header {'.'.join(path)!r} (named by {parameter})")
         value = value[key]
     if not isinstance(value, str):
         raise TypeError(f"header {'.'.join(path)!r} (named by {parameter}) is {type(value).__name__}, not a string")
@@ -150,6 +150,7 @@ class AMQPOut(Module):
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
         self._session: Session | None = None  # set while publishing is possible
+        self._opening: Session | None = None  # a session being opened
         self._unconfirmed: dict[int, tuple] = {}  # delivery tag -> (event, exchange, key, body)
         self._order: collections.deque[int] = collections.deque()  # tags in publish order
         self._next_tag = 1
@@ -183,9 +184,9 @@ class AMQPOut(Module):
             self._unconfirmed.clear()
             self._retry.clear()
             self.log.warning("%d event(s) not confirmed by the stop deadline; not acknowledged upstream.", left)
-        session = self._session
-        if session is not None:
-            session.abort()
+        for session in (self._opening, self._session):
+            if session is not None:
+                session.abort()
 
     def metrics(self) -> dict:
         """Messages published, confirmed, nacked, published again; reconnects; window use."""
@@ -203,7 +204,17 @@ class AMQPOut(Module):
     # ------------------------------------------------------------------ per event
     def consume(self, event: dict) -> None:
         """Publish *event*; blocks while the window is full or the broker is away."""
-        self._publish(self._message(event))
+        try:
+            message = self._message(event)
+        except (ValueError, TypeError) as exc:
+            error = exc.__class__(str(exc))
+        else:
+            self._publish(message)
+            return
+        # Raised from here, with no frame holding the event: the core logs the exception, and a
+        # log handler that keeps records would otherwise keep the event, and its delivery unsettled.
+        del event
+        raise error
 
     def _message(self, event: dict) -> tuple[dict, str, str, bytes]:
         """(event, exchange, routing key, body): what is published, kept until confirmed."""
@@ -284,12 +295,13 @@ class AMQPOut(Module):
         while True:
             if self._stopping and not self._retry:
                 return
-            session = Session(self._params, self.timeout)
+            session = self._opening = Session(self._params, self.timeout)
             try:
                 session.open()
                 self.topology.apply(session)
                 session.call(session.channel.confirm_delivery, functools.partial(self._on_confirm, session))
             except (SessionError, SessionLost) as exc:
+                self._opening = None
                 session.abort()
                 delay = backoff.next()
                 self.log.error(
@@ -298,6 +310,7 @@ class AMQPOut(Module):
                 if self._pause(delay):
                     return
                 continue
+            self._opening = None
             backoff.reset()
             self.log.info("Connected to %s, publishing to %s.", self.url, self.topology.describe())
             session.lost.rawlink(lambda _: self._wake.set())

@@ -166,7 +166,7 @@ class Session:
         except SessionLost as exc:
             self.abort()
             raise SessionError(str(exc)) from None
-        except SessionError:
+        except BaseException:  # SessionError, or the greenlet killed at a stop deadline
             self.abort()
             raise
 
