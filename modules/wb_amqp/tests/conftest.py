@@ -1,6 +1,7 @@
 """The real broker for wb-amqp's tests: a throwaway vhost and a client to fill and count queues.
 
-Every test talks to the RabbitMQ on 127.0.0.1:5672. When it is not running the tests skip
+Every test talks to the RabbitMQ on 127.0.0.1:5672 (or ``$WISHBONE_TEST_AMQP_URL``, a broker
+whose node ``rabbitmqctl`` manages). When it is not running the tests skip
 (saying how to start it), except under ``CI=true``, where they fail: CI must test the real
 thing. The session gets its own vhost (made and deleted with ``rabbitmqctl``); each test
 uses queue names of its own and deletes them.
@@ -11,13 +12,16 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from urllib.parse import urlsplit
 
 import pika.exceptions
 import pytest
 from amqp_support import Broker, rabbitmqctl
-from wishbone.testing.services import amqp_available
+from wishbone.testing.services import amqp_available, amqp_url_from_env
 
-HOST, PORT = "127.0.0.1", 5672
+BASE = urlsplit(amqp_url_from_env())  # amqp://guest:guest@127.0.0.1:5672/ unless $WISHBONE_TEST_AMQP_URL
+HOST, PORT = BASE.hostname or "127.0.0.1", BASE.port or 5672
+USER, PASSWORD = BASE.username or "guest", BASE.password or "guest"
 START_HINT = "start it with `rabbitmq-server -detached`"
 
 
@@ -41,7 +45,7 @@ def vhost() -> str:
         _unavailable("rabbitmqctl is not on PATH; the AMQP tests manage their vhost with it")
     name = f"wb_amqp_test_{uuid.uuid4().hex[:8]}"
     rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+    rabbitmqctl("set_permissions", "-p", name, USER, ".*", ".*", ".*")
     yield name
     rabbitmqctl("delete_vhost", name)
 
@@ -50,7 +54,7 @@ def vhost() -> str:
 def amqp_url(vhost: str) -> str:
     """The URL of the test vhost on the real broker (skips, or fails under CI, without one)."""
     _check_broker()
-    return f"amqp://guest:guest@{HOST}:{PORT}/{vhost}"
+    return f"amqp://{USER}:{PASSWORD}@{HOST}:{PORT}/{vhost}"
 
 
 @pytest.fixture
