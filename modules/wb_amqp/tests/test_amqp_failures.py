@@ -101,6 +101,7 @@ def run_and_capture(variables: dict, module: str, caplog, wanted: str) -> list[s
         assert "S3cret" not in repr(p.snapshot())
     finally:
         p.stop(5)
+    assert not [g for m in p.modules.values() for g in m.greenlets() if not g.dead]
     return [r.getMessage() for r in caplog.records]
 
 
