@@ -141,6 +141,16 @@ def test_the_password_never_shows_in_errors_or_docs():
         AMQPOut(url="http://user:S3cret@host/")
     assert "S3cret" not in str(info.value)
     assert AMQPIn(url="amqp://user:S3cret@host/v").url == "amqp://user:***@host/v"
+    # A raw '@' in a password (urllib and pika split at the last '@') is masked whole.
+    assert mask_url("amqp://user:pre@S3cret@host/v") == "amqp://user:***@host/v"
+    # A raw '/' in a password cuts the authority short: refused, without a piece of it in the error.
+    for url in ("amqp://user:S3c/ret@host/v", "amqp://user:123/S3cret@host/v"):
+        with pytest.raises(ValueError) as info:
+            AMQPIn(url=url)
+        assert "S3c" not in str(info.value) and "123" not in str(info.value)
+    # The default URL carries no password (pika then logs in as guest/guest): `show` prints none.
+    assert ":guest@" not in (AMQPIn.__doc__ or "") + (AMQPOut.__doc__ or "")
+    assert AMQPIn().url == AMQPOut().url == "amqp://127.0.0.1:5672/%2F"
 
 
 def test_an_event_carries_the_delivery_in_its_headers(amqp_url, broker, harness):

@@ -20,7 +20,7 @@ from wb_amqp.topology import Topology
 
 __all__ = ["AMQPIn"]
 
-DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_URL = "amqp://127.0.0.1:5672/%2F"  # no user:password in it: pika logs in as guest/guest
 
 
 class _Link:
@@ -67,7 +67,8 @@ class AMQPIn(Module):
 
     Parameters:
         url (str): ``amqp://user:password@host:port/vhost`` (vhost ``/`` is ``%2F``); the
-            password is masked everywhere it is shown (default guest on 127.0.0.1).
+            password is masked everywhere it is shown. Without user:password pika logs in as
+            guest/guest (default ``amqp://127.0.0.1:5672/%2F``).
         queue (str): the queue to consume; ``""`` declares a server-named one (default
             "wishbone").
         queue_durable (bool): declare the queue durable (default True).

@@ -20,7 +20,7 @@ from wb_amqp.topology import Topology
 
 __all__ = ["AMQPOut"]
 
-DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+DEFAULT_URL = "amqp://127.0.0.1:5672/%2F"  # no user:password in it: pika logs in as guest/guest
 
 
 def _header_path(path: str | None) -> tuple[str, ...] | None:
@@ -63,7 +63,8 @@ class AMQPOut(Module):
 
     Parameters:
         url (str): ``amqp://user:password@host:port/vhost`` (vhost ``/`` is ``%2F``); the
-            password is masked everywhere it is shown (default guest on 127.0.0.1).
+            password is masked everywhere it is shown. Without user:password pika logs in as
+            guest/guest (default ``amqp://127.0.0.1:5672/%2F``).
         exchange (str): the exchange to publish to ("" = the default exchange, which routes
             by queue name; default "").
         routing_key (str): the routing key (default "").

@@ -14,7 +14,6 @@ descriptors on every reconnect.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -42,19 +41,40 @@ def _shared_ioloop() -> Any:
 
 
 def mask_url(url: str) -> str:
-    """*url* with its password replaced by ``***`` (for logs, errors and metrics)."""
-    return re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", url)
+    """*url* with its password replaced by ``***`` (for logs, errors and metrics).
+
+    The user information ends at the *last* ``@`` (as urllib and pika read it, so a raw
+    ``@`` in a password is masked too); a raw ``/`` in a password is covered as well, at
+    the price of masking too much in the rare URL whose vhost holds a raw ``@``.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{hostpart}"
 
 
 def parse_url(url: str, heartbeat: int) -> pika.URLParameters:
-    """pika parameters for *url*, checked; errors never show the password."""
+    """pika parameters for *url*, checked; errors never show the password, nor parts of it."""
+    shown = mask_url(url)
+    scheme = url.partition("://")[0]
+    if scheme not in ("amqp", "amqps") or "://" not in url:
+        raise ValueError(f"bad AMQP URL {shown!r}: expected amqp://user:password@host:port/vhost (or amqps://)")
     try:
         parts = urlsplit(url)
-        if parts.scheme not in ("amqp", "amqps") or not parts.hostname:
-            raise ValueError("expected amqp://user:password@host:port/vhost")
+        _ = parts.port  # raises on a port that is not a number
+        after_authority = url.split("://", 1)[1][len(parts.netloc) :]
+        if not parts.hostname or "@" in after_authority:  # a raw '/' in the password cut the authority short
+            raise ValueError(url)
         params = pika.URLParameters(url)
-    except Exception as exc:
-        raise ValueError(f"bad AMQP URL {mask_url(url)!r}: {exc}".replace(url, mask_url(url))) from None
+    except Exception:
+        # urllib's and pika's messages quote pieces of the URL, which may be pieces of the password.
+        raise ValueError(
+            f"bad AMQP URL {shown!r}: expected amqp://user:password@host:port/vhost with a host, a numeric "
+            "port, and any '@', '/', ':' or '%' in the user or password percent-encoded (%40, %2F, %3A, %25)"
+        ) from None
     params.heartbeat = heartbeat
     params.connection_attempts = 1
     params.socket_timeout = 10
