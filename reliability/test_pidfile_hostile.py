@@ -12,19 +12,6 @@ import pytest
 
 from reliability.helpers import run_cli, write_bootstrap
 
-FOREIGN_PROCESS_BUG = (
-    "wishbone stop/kill signal whatever pids a pidfile names: a pidfile naming a live process that is not "
-    "a wishbone server (here a `sleep`) gets it SIGTERMed/SIGKILLed. Before signalling, the server should "
-    "check that pids[0] is its own server, e.g. /proc/<pid>/cmdline holds the same program and a start/debug "
-    "command (or record the parent's start time from /proc/<pid>/stat in the pidfile and compare), and "
-    "refuse with exit 1 otherwise"
-)
-FOREIGN_OWNER_BUG = (
-    "pidfile.read() does not look at the file's owner: a pidfile owned by another user (uid 65534) is "
-    "trusted and the pids it names are signalled by stop/kill. It should refuse (exit 1) a pidfile whose "
-    "st_uid is neither the current user nor root (fstat on the O_NOFOLLOW descriptor it already opens)"
-)
-
 
 @pytest.fixture
 def bystander():
@@ -92,7 +79,6 @@ def test_start_refuses_a_pidfile_naming_a_foreign_live_process(tmp_path, bystand
     assert bystander.poll() is None and pid.read_text() == f"{bystander.pid}\n"
 
 
-@pytest.mark.xfail(strict=True, reason=FOREIGN_PROCESS_BUG)
 @pytest.mark.parametrize("command", ["stop", "kill"])
 def test_stop_and_kill_do_not_signal_a_foreign_process_named_in_the_pidfile(tmp_path, bystander, command):
     pid = tmp_path / "foreign.pid"
@@ -104,7 +90,6 @@ def test_stop_and_kill_do_not_signal_a_foreign_process_named_in_the_pidfile(tmp_
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="creating a file owned by another user needs root")
-@pytest.mark.xfail(strict=True, reason=FOREIGN_OWNER_BUG)
 def test_a_pidfile_owned_by_another_user_is_refused(tmp_path, bystander):
     pid = tmp_path / "theirs.pid"
     pid.write_text(f"{bystander.pid}\n")

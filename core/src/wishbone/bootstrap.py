@@ -25,8 +25,8 @@ from wishbone.params import ParameterError, check_parameters
 __all__ = ["Bootstrap", "BootstrapError", "MetricsSpec", "ModuleSpec", "Route", "load_dict", "load_file"]
 
 EX_CONFIG = 78
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class BootstrapError(Exception):
@@ -95,7 +95,7 @@ def jpath(base: str, *keys: str | int) -> str:
     for key in keys:
         if isinstance(key, int):
             out += f"[{key}]"
-        elif _IDENT.match(key):
+        elif _IDENT.fullmatch(key):
             out += f".{key}" if out else key
         else:
             out += f"[{json.dumps(key)}]"
@@ -174,7 +174,7 @@ def _load_modules(source: str, section: Any) -> dict[str, ModuleSpec]:
     modules = {}
     for name, entry in section.items():
         path = jpath("bootstrap", name)
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise BootstrapError(source, path, "an instance name is letters, digits, '_' and '-' (no dots)")
         _expect(source, entry, dict, path, 'an object {"group", "module", "variables"}')
         _check_keys(source, entry, ("group", "module", "variables", "queues"), path)

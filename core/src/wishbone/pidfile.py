@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 
-__all__ = ["PidFileError", "acquire", "alive", "read", "remove", "write"]
+__all__ = ["PidFileError", "acquire", "alive", "read", "remove", "runs", "write"]
 
 _MAX_SIZE = 4096
 
@@ -37,6 +37,23 @@ def alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
+def runs(pid: int, programs: tuple[str, ...]) -> bool:
+    """True if process *pid* runs one of *programs* (an argument's file name), as far as /proc tells.
+
+    Guards ``stop`` and ``kill`` against a pidfile naming somebody else's process (a stale
+    pidfile whose pid was reused). Where /proc cannot be read, the pidfile is trusted.
+    """
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            args = fh.read().split(b"\0")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    names = {os.path.basename(a.decode(errors="replace")) for a in args if a}
+    return any(p in names for p in programs)
+
+
 def read(path: str) -> list[int] | None:
     """The pids in *path*, or None if there is no such file.
 
@@ -52,8 +69,11 @@ def read(path: str) -> list[int] | None:
             raise PidFileError(f"pidfile {path} is a symbolic link; refusing to follow it") from None
         raise PidFileError(f"cannot read pidfile {path}: {exc.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise PidFileError(f"pidfile {path} is not a regular file")
+        if info.st_uid not in (os.geteuid(), 0):
+            raise PidFileError(f"pidfile {path} belongs to uid {info.st_uid}, not to you; refusing to trust it")
         data = os.read(fd, _MAX_SIZE + 1)
     finally:
         os.close(fd)

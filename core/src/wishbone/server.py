@@ -362,6 +362,14 @@ class ParallelServer:
                 file=sys.stderr,
             )
             return None
+        foreign = [p for p in live if not pidfile.runs(p, (self.prog, self.name))]
+        if foreign:
+            print(
+                f"{self.prog}: {command}: pid(s) {_pids(foreign)} in {args.pid} are not {self.name} processes "
+                "(a stale pidfile whose pids were reused?); refusing to signal them",
+                file=sys.stderr,
+            )
+            return None
         if parent_required and pids[0] not in live:
             print(
                 f"{self.prog}: {command}: the parent pid {pids[0]} is gone but pid(s) {_pids(live)} still run; "
