@@ -108,3 +108,18 @@ def test_events_a_module_sends_to_failed_settle_negatively():
         p.stop(5)
     p.modules["bad"].seen.clear()
     assert sorted(p.modules["input"].settled) == [(i, False) for i in range(3)]
+
+
+def test_a_forced_stop_abandons_what_it_never_attempted():
+    p = pipeline(
+        {"input": (TrackedInput, {"count": 2000}), "slow": (Collect, {"delay": 0.05})},
+        [("input", "outbox", "slow", "inbox")],
+    )
+    with gevent.Timeout(10):
+        p.start()
+        p.join_inputs(5)
+        assert not p.stop(0.3)
+    p.modules["slow"].seen.clear()
+    outcomes = dict(p.modules["input"].settled)
+    assert len(outcomes) == 2000
+    assert set(outcomes.values()) == {True, None}  # delivered, or left for the source to redeliver

@@ -7,6 +7,9 @@ event referring to it is gone: an output has written it (its ``consume()`` retur
 asynchronous output has had it confirmed and let go of it, or a module has filtered it
 out. If any copy reached a ``failed`` queue or was dropped on the way, the settlement is
 negative (the input rejects the message); otherwise it is positive (the input acks it).
+A copy that was *abandoned*, never attempted because a forced stop cut the drain short,
+settles with ``None``: the input leaves the message unacknowledged, so its source
+delivers it again (a broker requeues it when the connection closes).
 
 Settlement runs the input's callback from whichever greenlet dropped the last reference,
 so the callback must only record the outcome (append to a list); the input acknowledges
@@ -21,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Delivery", "TrackedEvent", "derive", "mark_failed", "track"]
+__all__ = ["Delivery", "TrackedEvent", "derive", "mark_abandoned", "mark_failed", "track"]
 
 Settle = Callable[[Any, bool], None]
 
@@ -30,21 +33,22 @@ class Delivery:
     """The outcome of one input message, settled when its last event is released.
 
     :param settle: called once as ``settle(tag, ok)``; ``ok`` is False when any copy of
-        the event failed or was dropped.
+        the event failed or was dropped, None when a copy was abandoned at a forced stop.
     :param tag: the input's own reference to the message (a delivery tag, say).
     """
 
-    __slots__ = ("_settle", "tag", "failed")
+    __slots__ = ("_settle", "tag", "failed", "abandoned")
 
     def __init__(self, settle: Settle, tag: Any) -> None:
         self._settle = settle
         self.tag = tag
         self.failed = False
+        self.abandoned = False
 
     def __del__(self) -> None:
         settle, self._settle = self._settle, None
         if settle is not None:
-            settle(self.tag, not self.failed)
+            settle(self.tag, None if self.abandoned else not self.failed)
 
 
 class TrackedEvent(dict):
@@ -77,3 +81,11 @@ def mark_failed(events: list) -> None:
         delivery = getattr(event, "delivery", None)
         if delivery is not None:
             delivery.failed = True
+
+
+def mark_abandoned(events: list) -> None:
+    """Mark the deliveries of *events* as abandoned (a forced stop: never attempted)."""
+    for event in events:
+        delivery = getattr(event, "delivery", None)
+        if delivery is not None:
+            delivery.abandoned = True

@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 import gevent
 from gevent import Greenlet
 
-from wishbone.ack import mark_failed
+from wishbone.ack import mark_abandoned
 from wishbone.log import RateLimitedLog, source_logger
 from wishbone.queue import DEFAULT_BATCH_SIZE, DEFAULT_MAXSIZE, DestinationQueue, SourceQueue
 
@@ -63,6 +63,10 @@ class Module:
     consumes: ClassVar[dict[str, str]] = {"inbox": "consume"}
     emits: ClassVar[tuple[str, ...]] = ()
     dynamic_queues: ClassVar[bool] = False
+
+    #: ``time.monotonic()`` by which a stop must be done; set when stop() begins, so that
+    #: ``on_stop`` (which takes no timeout) can bound its own waiting.
+    stop_deadline: float = float("inf")
 
     # Set by bind(); declared here for readers and type checkers.
     name: str
@@ -103,7 +107,12 @@ class Module:
         """Hand *events* on now (inputs): blocks while a destination is full."""
         source = self.source_queues[queue]
         source.flush()
-        source.send(events)
+        size = source.batch_size
+        if len(events) <= size:
+            source.send(events)
+            return
+        for start in range(0, len(events), size):  # keep batches small: queues bound them
+            source.send(events[start : start + size])
 
     def flush(self) -> None:
         """Hand on everything emitted so far, on every queue."""
@@ -216,7 +225,7 @@ class Module:
         if self._stopped:
             return
         self._stopped = True
-        deadline = time.monotonic() + timeout
+        deadline = self.stop_deadline = time.monotonic() + timeout
         if self._started:
             self.drain(timeout)
             try:
@@ -270,8 +279,8 @@ class Module:
                 end_of_batch()
                 flush()
         except gevent.GreenletExit:
-            if batch:  # killed at the deadline mid-batch: these were not delivered
-                mark_failed(batch[index:])
+            if batch:  # killed at the deadline mid-batch: these were never attempted
+                mark_abandoned(batch[index:])
             raise
 
     def _fail(self, event: Any, exc: BaseException) -> None:
@@ -286,6 +295,10 @@ class Module:
         failed = self.source_queues["failed"]
         if not failed.routed:
             self._malformed.warning(
-                "consume() raised %s: %s; 'failed' is not routed, event dropped.", type(exc).__name__, exc
+                # str(exc), not exc: a log record holding the exception would hold its
+                # traceback, its frames and so the event (and its input's acknowledgement)
+                "consume() raised %s: %s; 'failed' is not routed, event dropped.",
+                type(exc).__name__,
+                str(exc),
             )
         failed.put(event)

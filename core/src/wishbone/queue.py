@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import gevent.queue
 
-from wishbone.ack import mark_failed
+from wishbone.ack import mark_abandoned, mark_failed
 from wishbone.event import clone, split_valid
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class DestinationQueue:
             except gevent.queue.Empty:
                 break
             if batch:
-                mark_failed(batch)
+                mark_abandoned(batch)
                 lost += len(batch)
         self.dropped += lost
         self.size = 0
@@ -192,7 +192,7 @@ class SourceQueue:
     def discard(self) -> int:
         """Drop what is pending (after a forced stop); return how many events."""
         lost = len(self.pending)
-        mark_failed(self.pending)
+        mark_abandoned(self.pending)
         self.pending.clear()
         self.dropped += lost
         return lost

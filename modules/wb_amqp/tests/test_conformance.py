@@ -6,4 +6,9 @@ from wishbone.testing import conformance
 TestAMQPIn = conformance(
     AMQPIn, config=lambda amqp_url: {"url": amqp_url, "queue": "", "queue_exclusive": True}, entry_point="amqp_in"
 )
-TestAMQPOut = conformance(AMQPOut, config=lambda amqp_url: {"url": amqp_url}, entry_point="amqp_out")
+TestAMQPOut = conformance(
+    AMQPOut,
+    config=lambda amqp_url: {"url": amqp_url},
+    entry_point="amqp_out",
+    raising_event={"headers": {}, "data": {1, 2}},  # a set: no body can be made of it
+)

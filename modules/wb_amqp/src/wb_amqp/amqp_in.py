@@ -161,9 +161,9 @@ class AMQPIn(Module):
         self._settlements: list = []
         self._intake = True
         self._stopping = False
-        self._deadline = float("inf")
         self._bad_body = RateLimitedLog(self.log)
-        self.received = self.acked = self.rejected = self.stale = self.reconnects = self.decode_errors = 0
+        self.received = self.acked = self.rejected = self.stale = self.abandoned = 0
+        self.reconnects = self.decode_errors = 0
         self.connections = 0
         self.spawn(self._connection_loop)
         self.spawn_producer(self._emit_loop)
@@ -179,16 +179,11 @@ class AMQPIn(Module):
                 pass
         self._arrivals.set()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Remember the stop deadline for :meth:`on_stop` (it gets no timeout of its own)."""
-        self._deadline = time.monotonic() + timeout
-        super().stop(timeout)
-
     def on_stop(self) -> None:
         """Acknowledge what was delivered (until the deadline), then close the connection."""
         self._stopping = True
         self._wake.set()
-        remaining = max(0.1, self._deadline - time.monotonic() - 0.2)
+        remaining = max(0.1, self.stop_deadline - time.monotonic() - 0.2)
         gevent.joinall(self._background, timeout=remaining)
         for session in (self._opening, self._link.session if self._link else None):
             if session is not None:
@@ -203,6 +198,7 @@ class AMQPIn(Module):
             "rejected": self.rejected,
             "unacked": len(link.outstanding) if link else 0,
             "stale_settlements": self.stale,
+            "abandoned": self.abandoned,
             "decode_errors": self.decode_errors,
             "reconnects": self.reconnects,
             "connected": int(link is not None and link.session.is_open),
@@ -249,7 +245,7 @@ class AMQPIn(Module):
             self._pause(delay)
         link = self._link
         if link is not None:
-            link.session.close(max(0.1, min(5.0, self._deadline - time.monotonic())))
+            link.session.close(max(0.1, min(5.0, self.stop_deadline - time.monotonic())))
 
     def _pause(self, seconds: float) -> None:
         """Sleep before a reconnect, cut short when the module stops."""
@@ -285,7 +281,7 @@ class AMQPIn(Module):
         while not lost.is_set():
             if self._settlements:
                 self._acknowledge(link)
-            if self._stopping and (not link.outstanding or time.monotonic() >= self._deadline - 0.3):
+            if self._stopping and (not link.outstanding or time.monotonic() >= self.stop_deadline - 0.3):
                 if link.outstanding:
                     self.log.warning(
                         "%d message(s) not delivered by the stop deadline; the broker will redeliver them.",
@@ -308,6 +304,8 @@ class AMQPIn(Module):
             for (gen, tag), ok in items:
                 if gen != generation:
                     self.stale += 1  # from a lost session: the broker redelivers that message
+                elif ok is None:
+                    self.abandoned += 1  # cut off by a forced stop: left unacked, the broker redelivers it
                 elif ok:
                     settled[tag] = True
                 else:
@@ -336,7 +334,7 @@ class AMQPIn(Module):
         except (pika.exceptions.AMQPError, AttributeError):
             pass  # the channel closed meanwhile: the loss is handled by the caller, the broker redelivers
 
-    def _settled(self, tag: tuple, ok: bool) -> None:
+    def _settled(self, tag: tuple, ok: bool | None) -> None:
         """Delivery callback (any greenlet, even the hub): only record and signal."""
         self._settlements.append((tag, ok))
         self._wake.set()

@@ -159,23 +159,17 @@ class AMQPOut(Module):
         self._room = gevent.event.Event()  # the window has room and a session is up
         self._wake = gevent.event.Event()  # retries waiting, session lost, or stopping
         self._stopping = False
-        self._deadline = float("inf")
         self._nack_streak = 0
         self._abandoned: list = []
         self.published = self.confirmed = self.nacked = self.republished = self.reconnects = 0
         self.spawn(self._connection_loop)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Remember the stop deadline for :meth:`on_stop` (it gets no timeout of its own)."""
-        self._deadline = time.monotonic() + timeout
-        super().stop(timeout)
 
     def on_stop(self) -> None:
         """Wait for the outstanding confirms (until the deadline), then close the connection."""
         self._stopping = True
         self._wake.set()
         self._room.set()
-        gevent.joinall(self._background, timeout=max(0.1, self._deadline - time.monotonic() - 0.2))
+        gevent.joinall(self._background, timeout=max(0.1, self.stop_deadline - time.monotonic() - 0.2))
         left = len(self._unconfirmed) + len(self._retry)
         if left:
             # Neither delivered nor failed: keep them unsettled, so that an amqp_in upstream
@@ -254,7 +248,7 @@ class AMQPOut(Module):
                 self._order.append(tag)
                 self.published += 1
                 return True
-            if self._stopping and time.monotonic() >= self._deadline:
+            if self._stopping and time.monotonic() >= self.stop_deadline:
                 self._abandoned.append(message)  # see on_stop: left unsettled on purpose
                 return True
             self._room.clear()
@@ -321,7 +315,7 @@ class AMQPOut(Module):
             self._serve(session)
             self._session = None
             if not session.lost.is_set():  # stopping, everything confirmed
-                session.close(max(0.1, min(5.0, self._deadline - time.monotonic())))
+                session.close(max(0.1, min(5.0, self.stop_deadline - time.monotonic())))
                 return
             # Lost: what was not confirmed goes out again on the next session.
             self._retry[:0] = [self._unconfirmed[tag] for tag in self._order if tag in self._unconfirmed]
@@ -340,7 +334,7 @@ class AMQPOut(Module):
         """Sleep before a reconnect; True when the stop deadline passed meanwhile."""
         deadline = time.monotonic() + seconds
         while True:
-            if self._stopping and time.monotonic() >= self._deadline - 0.3:
+            if self._stopping and time.monotonic() >= self.stop_deadline - 0.3:
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
@@ -359,7 +353,7 @@ class AMQPOut(Module):
                 if not self._republish(session):
                     return
                 continue
-            if self._stopping and (not self._unconfirmed or time.monotonic() >= self._deadline - 0.3):
+            if self._stopping and (not self._unconfirmed or time.monotonic() >= self.stop_deadline - 0.3):
                 return
             self._wake.clear()
             if self._retry:
