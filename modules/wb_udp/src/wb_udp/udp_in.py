@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -18,6 +19,7 @@ __all__ = ["UDPIn"]
 
 #: How long the reader waits for a datagram before it checks whether intake has stopped.
 IDLE_CHECK = 0.2
+FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds for us
 #: The largest payload an IPv4 UDP datagram can carry.
 MAX_UDP_PAYLOAD = 65535
 
@@ -169,36 +171,50 @@ class UDPIn(Module):
         max_size = self.max_size
         decode = DECODERS[self.decode]
         batch_size = self.source_queues["outbox"].batch_size
+
+        def read_batch() -> bool:
+            """Read what is there, up to a batch, and hand it on; True if the batch was full."""
+            events: list[dict] = []
+            failed: list[dict] = []
+            full = False
+            try:
+                for _ in range(batch_size):
+                    data, peer = recvfrom(bufsize)
+                    headers = {"udp": {"peer": [peer[0], peer[1]]}}
+                    if len(data) > max_size:
+                        failed.append(self._failure(headers, data, ValueError("datagram longer than max_size")))
+                    elif decode is None:
+                        events.append({"headers": headers, "data": data})
+                    else:
+                        try:
+                            events.append({"headers": headers, "data": decode(data)})
+                        except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
+                            failed.append(self._failure(headers, data, exc))
+                else:
+                    full = True
+            except BlockingIOError:
+                pass
+            except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
+                self._bad.warning("Receiving failed: %s", exc)
+            self.datagrams += len(events) + len(failed)
+            if events:
+                self.emit_batch(events)
+            if failed:
+                self._hand_on_failed(failed)
+            return full
+
         try:
             while self.running:
                 try:
                     wait(watcher, IDLE_CHECK, _IDLE)
                 except _Idle:
                     continue
-                events: list[dict] = []
-                failed: list[dict] = []
-                try:
-                    for _ in range(batch_size):
-                        data, peer = recvfrom(bufsize)
-                        headers = {"udp": {"peer": [peer[0], peer[1]]}}
-                        if len(data) > max_size:
-                            failed.append(self._failure(headers, data, ValueError("datagram longer than max_size")))
-                        elif decode is None:
-                            events.append({"headers": headers, "data": data})
-                        else:
-                            try:
-                                events.append({"headers": headers, "data": decode(data)})
-                            except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
-                                failed.append(self._failure(headers, data, exc))
-                except BlockingIOError:
-                    pass
-                except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
-                    self._bad.warning("Receiving failed: %s", exc)
-                self.datagrams += len(events) + len(failed)
-                if events:
-                    self.emit_batch(events)
-                if failed:
-                    self._hand_on_failed(failed)
+                read_batch()
+            # Intake has stopped, but what the kernel already holds was sent to us before
+            # that: read it too (bounded in time, so a flood cannot hold the stop up).
+            until = time.monotonic() + FINAL_DRAIN
+            while read_batch() and time.monotonic() < until:
+                pass
         finally:
             self._watcher = None
             watcher.close()
