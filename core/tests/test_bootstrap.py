@@ -58,6 +58,8 @@ CASES = [
     (["routingtable", "output.outbox"], ["input.inbox"], 'routingtable["output.outbox"][0]', "is an input"),
     (["routingtable", "input.outbox"], ["output"], 'routingtable["input.outbox"][0]', "expected 'instance.queue'"),
     (["routingtable", "input.outbox"], ["output.inbox", "output.inbox"], 'routingtable["input.outbox"]', "twice"),
+    (["bootstrap", "output", "group"], "console_scripts", "bootstrap.output.group", "wishbone.*"),
+    (["metrics", "group"], "console_scripts", "metrics.group", "wishbone.*"),
     (["metrics", "interval"], 0, "metrics.interval", "greater than 0"),
     (["metrics", "module"], "statsd", "metrics.module", "no module 'statsd'"),
     (["metrics", "variables", "level"], "loud", "metrics.variables.level", "expected one of"),

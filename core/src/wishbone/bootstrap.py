@@ -193,6 +193,13 @@ def _load_modules(source: str, section: Any) -> dict[str, ModuleSpec]:
 
 
 def _load_class(source: str, module: str, group: str, path: str) -> type:
+    if not group.startswith("wishbone."):
+        # Importing an entry point runs its package's code: only Wishbone's groups are loaded.
+        raise BootstrapError(
+            source,
+            path.rpartition(".")[0] + ".group",
+            f"expected a Wishbone entry-point group (wishbone.*), got {group!r}",
+        )
     try:
         return discovery.load(module, group)
     except discovery.ModuleNotFound as exc:
