@@ -24,6 +24,7 @@ import gevent
 import gevent.event
 import pika
 from pika.adapters.gevent_connection import GeventConnection
+from report import result
 
 PREFETCH = 500
 
@@ -164,6 +165,14 @@ def main() -> None:
     for name, rate in (("bare pika", bare), ("wishbone", ours)):
         print(f"median     {name:10s} {rate:10,.0f} msg/s  {statistics.median(cpu[name]):6.1f} us CPU/msg")
     print(f"ratio      {ours / bare:.0%} of bare pika (target >= 70%)")
+    result(
+        "AMQP in -> AMQP out, at-least-once (acks after confirms)",
+        ours,
+        "messages/s",
+        ">= 70% of baseline",
+        ours >= 0.7 * bare,
+        bare,
+    )
 
 
 if __name__ == "__main__":
