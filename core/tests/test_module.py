@@ -220,3 +220,31 @@ def test_builtins_document_parameters_and_queues(name):
     assert "Queues:" in doc and "Parameters:" in doc
     for p in parameters_of(cls):
         assert p.name in doc
+
+
+class BatchSink(Module):
+    """Takes whole batches; raises on a batch holding the payload 13.
+
+    Queues: inbox, failed.
+    """
+
+    def __init__(self):
+        self.batches: list[list] = []
+
+    def consume_batch(self, events):
+        if any(e["data"] == 13 for e in events):
+            raise RuntimeError("unlucky batch")
+        self.batches.append(events)
+
+
+def test_consume_batch_takes_whole_batches_and_a_raise_fails_the_batch():
+    p = pipeline(
+        {"input": (Counter, {"count": 250}), "sink": (BatchSink, {}), "bad": (Collect, {})},
+        [("input", "outbox", "sink", "inbox"), ("sink", "failed", "bad", "inbox")],
+    )
+    assert run_to_completion(p)
+    sink = p.modules["sink"]
+    assert sum(len(b) for b in sink.batches) + len(p.modules["bad"].seen) == 250
+    assert [e["data"] for e in p.modules["bad"].seen] == list(range(100))  # the first batch held 13
+    assert p.modules["bad"].seen[0]["headers"]["error"]["message"] == "unlucky batch"
+    assert p.snapshot()["modules"]["sink"] == {"consumed": 250, "failed": 100}

@@ -64,6 +64,12 @@ class Module:
     emits: ClassVar[tuple[str, ...]] = ()
     dynamic_queues: ClassVar[bool] = False
 
+    #: An output may define ``consume_batch(events)`` to take each inbox batch whole, a
+    #: list it may keep, instead of one ``consume(event)`` call per event (a sink that
+    #: writes a batch at once, say). It then handles its own per-event failures with
+    #: :meth:`fail`; if it raises, every event of the batch goes to ``failed``.
+    consume_batch: ClassVar[Callable[[list], None] | None] = None
+
     #: ``time.monotonic()`` by which a stop must be done; set when stop() begins, so that
     #: ``on_stop`` (which takes no timeout) can bound its own waiting.
     stop_deadline: float = float("inf")
@@ -196,8 +202,12 @@ class Module:
         self.running = True
         self.on_start()
         for queue, method in self.consumes.items():
-            handler = getattr(self, method)
-            self._consumers.append(gevent.spawn(self._consume_loop, self.destination_queues[queue], handler))
+            inbox = self.destination_queues[queue]
+            if method == "consume" and self.consume_batch is not None:
+                loop = gevent.spawn(self._consume_batch_loop, inbox, self.consume_batch)
+            else:
+                loop = gevent.spawn(self._consume_loop, inbox, getattr(self, method))
+            self._consumers.append(loop)
 
     def stop_intake(self, timeout: float = 5.0) -> None:
         """Stop taking in outside data and join the producers (idempotent)."""
@@ -282,6 +292,31 @@ class Module:
             if batch:  # killed at the deadline mid-batch: these were never attempted
                 mark_abandoned(batch[index:])
             raise
+
+    def _consume_batch_loop(self, queue: DestinationQueue, handler: Callable[[list], None]) -> None:
+        get = queue.get_batch
+        end_of_batch = self.end_of_batch
+        flush = self.flush
+        batch: list | None = None
+        try:
+            while (batch := get()) is not None:
+                try:
+                    handler(batch)
+                except Exception as exc:
+                    for event in batch:
+                        self.fail(event, exc)
+                self.consumed += len(batch)
+                batch = None
+                end_of_batch()
+                flush()
+        except gevent.GreenletExit:
+            if batch:  # killed at the deadline mid-batch: never attempted
+                mark_abandoned(batch)
+            raise
+
+    def fail(self, event: Any, exc: BaseException) -> None:
+        """Send *event* to ``failed`` with *exc* recorded in ``headers["error"]`` (counted)."""
+        self._fail(event, exc)
 
     def _fail(self, event: Any, exc: BaseException) -> None:
         self.failed += 1

@@ -15,3 +15,6 @@ class Null(Module):
 
     def consume(self, event: dict) -> None:
         pass
+
+    def consume_batch(self, events: list) -> None:
+        """Discard a whole batch at once (the framework counts it as consumed)."""

@@ -18,6 +18,8 @@ from wb_stdout.writer import FdWriter
 
 __all__ = ["STDOUT", "to_text"]
 
+_TEXT_ONLY = {str}
+
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -97,7 +99,6 @@ class STDOUT(Module):
         self._pass_on = self.is_routed("outbox")
         self._format = self._formatter()
         self._plain = not (self.complete or self.counter or self.prefix)
-        self.consume = self._events.append  # the per-event work is one list append
         self._errors = RateLimitedLog(self.log)
         if self.path is not None:
             # O_NONBLOCK only for the open: a FIFO without a reader fails (ENXIO) instead of
@@ -131,8 +132,12 @@ class STDOUT(Module):
 
     # ------------------------------------------------------------------ per event
     def consume(self, event: dict) -> None:
-        """Keep *event* for the end of the batch (replaced by a bare list append at start)."""
+        """Keep *event* for the end of the batch."""
         self._events.append(event)
+
+    def consume_batch(self, events: list) -> None:
+        """Keep the whole batch for :meth:`end_of_batch` (no call per event)."""
+        self._events.extend(events)
 
     def _formatter(self) -> Callable[[dict], str]:
         prefix = self.prefix
@@ -158,51 +163,46 @@ class STDOUT(Module):
     # ------------------------------------------------------------------ per batch
     def end_of_batch(self) -> None:
         """Format the batch's lines, write them with one call, pass the events on."""
-        pending = self._events
-        if not pending:
+        events = self._events
+        if not events:
             return
-        events = pending[:]
-        pending.clear()  # the same list: ``consume`` is bound to its append
+        self._events = []
         if self.closed or self._writer is None:
             self.dropped += len(events)
             mark_failed(events)
         else:
-            lines, events = self._lines_of(events)
+            text, lines, events = self._lines_of(events)
             if lines:
-                self._write(lines, events)
+                self._write(text, lines, events)
         if self._pass_on:
             emit = self.emit
             for event in events:
                 emit(event)
 
-    def _lines_of(self, events: list[dict]) -> tuple[list[str], list[dict]]:
-        """The lines for *events*, and the events that could be formatted."""
-        if self._plain:  # the common case, kept free of per-event calls for text data
-            lines = []
-            append = lines.append
-            try:
-                for event in events:
-                    text = event["data"]
-                    if type(text) is not str:
-                        text = to_text(text)
-                    append(text if text[-1:] == "\n" else text + "\n")
-                return lines, events
-            except Exception:
-                pass  # one event cannot be formatted: sort them out one by one below
+    def _lines_of(self, events: list[dict]) -> tuple[str, int, list[dict]]:
+        """The text to write for *events*, its number of lines, and the events it holds."""
+        if self._plain:
+            # The common case, text data, with no per-event call: join the batch, and fall
+            # back to line by line only if a text may end with a newline of its own.
+            texts = [event["data"] for event in events]
+            if set(map(type, texts)) == _TEXT_ONLY:
+                text = "\n".join(texts) + "\n"
+                if "\n\n" not in text:
+                    return text, len(texts), events
         lines, good = [], []
         fmt = self._format
         for event in events:
             try:
                 lines.append(fmt(event))
             except Exception as exc:
-                self._fail(event, exc)
+                self.fail(event, exc)
                 continue
             good.append(event)
-        return lines, good
+        return "".join(lines), len(lines), good
 
-    def _write(self, lines: list[str], events: list[dict]) -> None:
+    def _write(self, text: str, lines: int, events: list[dict]) -> None:
         try:
-            self._writer.write("".join(lines).encode("utf-8", "backslashreplace"))
+            self._writer.write(text.encode("utf-8", "backslashreplace"))
         except OSError as exc:
             self.write_errors += 1
             self.dropped += len(events)
@@ -210,9 +210,9 @@ class STDOUT(Module):
             if exc.errno == errno.EPIPE:
                 self._close(exc)
             else:
-                self._errors.warning("Writing %d line(s) failed, they are dropped: %s", len(lines), exc)
+                self._errors.warning("Writing %d line(s) failed, they are dropped: %s", lines, exc)
             return
-        self.written += len(lines)
+        self.written += lines
 
     def _close(self, exc: OSError) -> None:
         self.closed = True
