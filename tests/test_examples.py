@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
+import re
 
 import gevent
 import pytest
 from wishbone import Pipeline
-from wishbone.bootstrap import load_file
+from wishbone.bootstrap import load_dict, load_file
 
 EXAMPLES = sorted((pathlib.Path(__file__).parent.parent / "examples").glob("*.json"))
 
@@ -30,3 +32,12 @@ def test_seed_shape_counts_are_exact():
         assert snap["modules"][name]["consumed"] == 10000
     assert snap["modules"]["sink"]["consumed"] == 30000
     assert all(q["dropped"] == 0 for name, q in snap["queues"].items() if not name.endswith(".failed"))
+
+
+README = pathlib.Path(__file__).parent.parent / "README.md"
+README_BLOCKS = re.findall(r"```json\n(.*?)```", README.read_text(), re.S)
+
+
+@pytest.mark.parametrize("block", README_BLOCKS, ids=[f"readme-json-{i}" for i in range(len(README_BLOCKS))])
+def test_readme_bootstrap_examples_are_valid(block):
+    assert load_dict(json.loads(block), source="README.md").modules
