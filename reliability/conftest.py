@@ -1,5 +1,6 @@
-"""Fixtures of the reliability suite: a pidfile whose processes die with the test, and a recorder
-of each scenario's figures (sent, received, duplicates, lost, time to recover).
+"""Fixtures of the reliability suite: a pidfile whose processes die with the test, a recorder
+of each scenario's figures (sent, received, duplicates, lost, time to recover), and the real
+broker on a throwaway vhost (``amqp_vhost`` of the wishbone.testing plugin, here ``vhost``).
 
 Figures are printed as one JSON line per scenario (``RELIABILITY {...}``, shown with ``-s`` or
 ``-rA``) and appended to ``$WB_RELIABILITY_RESULTS`` (default: ``results.jsonl`` in pytest's
@@ -10,15 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from wishbone.pidfile import alive
-
-from reliability.helpers import kill_quietly, read_pids
+from wishbone.testing.cli import kill_pidfile
 
 
 @pytest.fixture
@@ -26,9 +23,7 @@ def pid_path(tmp_path: Path):
     """A pidfile path in the test's temp dir; whatever it names is killed after the test."""
     path = tmp_path / "wishbone.pid"
     yield path
-    for pid in read_pids(path):
-        if alive(pid):
-            kill_quietly(pid, signal.SIGKILL)
+    kill_pidfile(path)
 
 
 @pytest.fixture(scope="session")
@@ -58,37 +53,24 @@ def record(request, results_file: Path):
 
 
 @pytest.fixture(scope="session")
-def vhost() -> str:
-    """A RabbitMQ vhost of this test session (guest may use it), deleted afterwards."""
-    from reliability.amqp import check_broker, rabbitmqctl
-
-    check_broker()
-    name = f"wb_reliability_{uuid.uuid4().hex[:8]}"
-    rabbitmqctl("add_vhost", name)
-    rabbitmqctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
-    yield name
-    rabbitmqctl("delete_vhost", name)
+def amqp_vhost_prefix() -> str:
+    """This suite's vhosts are named ``wb_reliability_<hex>``."""
+    return "wb_reliability"
 
 
-@pytest.fixture
-def amqp_url(vhost: str) -> str:
-    """The URL of the session's vhost on the real broker."""
-    from reliability.amqp import HOST, PORT
+@pytest.fixture(scope="session")
+def vhost(amqp_vhost: str) -> str:
+    """A RabbitMQ vhost of this test session (guest may use it), deleted afterwards.
 
-    return f"amqp://guest:guest@{HOST}:{PORT}/{vhost}"
+    Skips without a broker or ``rabbitmqctl`` (fails under ``CI=true``), see wishbone.testing's plugin.
+    """
+    return amqp_vhost
 
 
 @pytest.fixture
-def broker(amqp_url: str):
-    """A :class:`reliability.amqp.Broker` on the vhost; its queues and exchanges go afterwards."""
-    import pika.exceptions
+def broker(amqp_vhost_url: str):
+    """A :class:`wb_amqp.testing.Broker` on the vhost (``broker.url``); its queues and exchanges go afterwards."""
+    from wb_amqp.testing import Broker
 
-    from reliability.amqp import Broker
-
-    b = Broker(amqp_url)
-    yield b
-    try:
-        b.close()
-    except pika.exceptions.AMQPError:
-        b.connect()
-        b.close()
+    with Broker(amqp_vhost_url) as b:
+        yield b

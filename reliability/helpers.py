@@ -1,70 +1,23 @@
-"""Helpers of the reliability suite: run the real command, wait, write bootstrap files, read figures.
+"""Helpers of the reliability suite: what only faults need: RSS of a process, the sink's count file,
+final metrics lines of a log, and a :class:`~wishbone.bootstrap.Bootstrap` built with classes that
+are not installed entry points (fixture modules that exist only in this suite).
 
-Copied (not imported) from ``tests/conftest.py`` where they overlap, so that this suite stands
-on its own; plus what only faults need: RSS of a process, the sink's count file, final metrics
-lines of a log, and a :class:`~wishbone.bootstrap.Bootstrap` built with classes that are not
-installed entry points (fixture modules that exist only in this suite).
+Running the real command, waiting and writing bootstrap files: :mod:`wishbone.testing.cli`.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from wishbone import bootstrap as bootstrap_mod
 from wishbone.bootstrap import Bootstrap, MetricsSpec, ModuleSpec, Route
 
-BIN = Path(sys.executable).parent
-WISHBONE = str(BIN / "wishbone")
 PYTHON = sys.executable
 HERE = Path(__file__).parent
 METRIC_LINE = re.compile(r"Instance #(\d+):metrics: module (\S+) (.*)$")
 QUEUE_LINE = re.compile(r"Instance #(\d+):metrics: queue (\S+) in=(\d+) out=(\d+) dropped=(\d+) size=(\d+)$")
-
-
-def run_cli(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
-    """Run ``wishbone ARGS`` to completion; text output captured."""
-    return subprocess.run([WISHBONE, *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.05) -> bool:
-    """Poll *predicate* until it is true (True) or *timeout* seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
-
-
-def write_bootstrap(path: Path, modules: dict, routes: dict, metrics: dict | None = None) -> str:
-    """Write a bootstrap file: *modules* is ``{"name": ("module", {variables})}`` or
-    ``{"name": ("module", {variables}, {queue options})}``."""
-    entries = {}
-    for name, spec in modules.items():
-        entry = {"module": spec[0], "variables": spec[1]}
-        if len(spec) > 2:
-            entry["queues"] = spec[2]
-        entries[name] = entry
-    doc: dict = {"bootstrap": entries, "routingtable": routes}
-    if metrics is not None:
-        doc["metrics"] = metrics
-    path.write_text(json.dumps(doc, indent=2))
-    return str(path)
-
-
-def read_pids(path: Path) -> list[int]:
-    """The pids of a pidfile ([] if it does not exist or is a symlink)."""
-    try:
-        return [] if path.is_symlink() else [int(w) for w in path.read_text().split() if w.isdigit()]
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        return []
 
 
 def rss_kb(pid: int) -> int:
@@ -137,11 +90,3 @@ def custom_bootstrap(modules: dict, routes: list[str]) -> Bootstrap:
         parsed.append(Route(s, sq, d, dq))
     metrics = MetricsSpec(False, "wishbone.metrics", "log", 5.0, {})
     return Bootstrap("<custom>", {"bootstrap": {}, "routingtable": {}}, specs, parsed, metrics)
-
-
-def kill_quietly(pid: int, sig: int) -> None:
-    """Send *sig* to *pid* unless it is already gone."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -9,13 +9,11 @@ import decimal
 import json
 import os
 import signal
-import subprocess
 
 import pika
 import pytest
-
-from reliability.amqp import queue_states
-from reliability.helpers import WISHBONE, wait_until, write_bootstrap
+from wb_amqp.testing import queue_states
+from wishbone.testing.cli import start_debug, wait_until, write_bootstrap
 
 HUGE = 8 * 1024 * 1024
 
@@ -83,13 +81,7 @@ def _run(tmp_path, pid_path, broker, vhost, dead_letter: bool) -> dict:
         {"input.outbox": ["output.inbox"]},
     )
     log = tmp_path / "debug.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path)],
-            stderr=err,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+    proc = start_debug(config, pid_path, log)
     try:
         good = len(GOOD) * len(ODD)
         assert wait_until(lambda: broker.count(target) == good, 60, 0.2), log.read_text()[-3000:]

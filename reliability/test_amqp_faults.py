@@ -11,8 +11,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from reliability.amqp import close_all_connections, connections, ids, queue_states
-from reliability.helpers import WISHBONE, kill_quietly, read_pids, wait_until, write_bootstrap
+from wb_amqp.testing import close_all_connections, connections, ids, queue_states
+from wishbone.testing.cli import kill_quietly, read_pids, start_debug, wait_until, write_bootstrap
 
 TOTAL = 100_000
 LOG_LINE = re.compile(r"^(\S+ \S+) [A-Z]+ (.+?): (.*)$")
@@ -30,13 +30,7 @@ def _config(tmp_path: Path, url: str, source: str, target: str, **in_vars) -> st
 
 
 def _debug(config: str, pid_path: Path, log: Path) -> subprocess.Popen:
-    with open(log, "a") as err:
-        return subprocess.Popen(
-            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path), "--drain-deadline", "10"],
-            stderr=err,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+    return start_debug(config, pid_path, log, "--drain-deadline", "10", append=True)
 
 
 def _reconnect_times(text: str) -> list[float]:
@@ -66,7 +60,7 @@ def _sigterm(proc: subprocess.Popen) -> int:
 
 def test_kill_9_in_the_middle_of_100000_messages_then_restart(tmp_path, pid_path, broker, vhost, record):
     source, target = broker.queue("rel-kill-in"), broker.queue("rel-kill-out")
-    broker.publish_fast(source, (b"%d" % i for i in range(TOTAL)))
+    broker.publish(source, (b"%d" % i for i in range(TOTAL)), wait=True)
     config = _config(tmp_path, broker.url, source, target, reconnect_delay=0.2)
     log = tmp_path / "debug.log"
     first = _debug(config, pid_path, log)
@@ -114,7 +108,7 @@ def test_connections_force_closed_five_times_during_a_stream(tmp_path, pid_path,
     try:
         assert wait_until(lambda: connections(vhost) >= 3, 30, 0.5), log.read_text()  # ours + in + out
         for round_ in range(5):
-            broker.publish_fast(source, (b"%d" % i for i in range(sent, sent + burst)), wait=False)
+            broker.publish(source, (b"%d" % i for i in range(sent, sent + burst)))
             sent += burst
             before = broker.count(target)
             at_close.append(before)

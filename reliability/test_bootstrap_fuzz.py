@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wishbone.bootstrap import BootstrapError, load_dict, load_file
 from wishbone.pipeline import Pipeline
+from wishbone.testing.cli import run_cli
 
-from reliability.helpers import run_cli
 from reliability.jsonpath import parse, resolved_depth
 
 SETTINGS = {"deadline": None, "suppress_health_check": list(HealthCheck), "database": None}

@@ -7,8 +7,9 @@ import signal
 import time
 
 from wishbone.pidfile import alive
+from wishbone.testing.cli import read_pids, run_cli, wait_until, write_bootstrap
 
-from reliability.helpers import counted, read_pids, run_cli, wait_until, write_bootstrap
+from reliability.helpers import counted
 
 
 def test_a_killed_worker_is_logged_and_restarted(tmp_path, pid_path, record):

@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from reliability.helpers import run_cli, write_bootstrap
+from wishbone.testing.cli import run_cli, write_bootstrap
 
 
 @pytest.fixture

@@ -14,12 +14,11 @@ from urllib.parse import quote
 
 import gevent
 import pytest
+from wb_amqp.testing import close_all_connections, rabbitmqctl
 from wb_udp import UDPIn
 from wishbone.params import parameters_of
 from wishbone.pipeline import Pipeline
-
-from reliability.amqp import close_all_connections, rabbitmqctl
-from reliability.helpers import WISHBONE, run_cli, wait_until, write_bootstrap
+from wishbone.testing.cli import WISHBONE, run_cli, wait_until, write_bootstrap
 
 
 @pytest.fixture
@@ -80,7 +79,7 @@ def test_a_password_never_reaches_logs_metrics_or_output(tmp_path, vhost, broker
     _add_user(vhost, user, password)
     url = f"amqp://{user}:{quote(password, safe='')}@127.0.0.1:5672/{vhost}"
     source, target = broker.queue("rel-sec-in"), broker.queue("rel-sec-out")
-    broker.publish_fast(source, (b"%d" % i for i in range(1000)))
+    broker.publish(source, (b"%d" % i for i in range(1000)), wait=True)
     config = _amqp_config(tmp_path, url, source, target)
 
     def force_a_reconnect(err: Path) -> None:

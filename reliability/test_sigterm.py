@@ -10,16 +10,9 @@ import time
 from pathlib import Path
 
 from wishbone.pidfile import alive
+from wishbone.testing.cli import read_pids, start_debug, wait_until, write_bootstrap
 
-from reliability.helpers import (
-    PYTHON,
-    WISHBONE,
-    counted,
-    final_module_metrics,
-    read_pids,
-    wait_until,
-    write_bootstrap,
-)
+from reliability.helpers import PYTHON, counted, final_module_metrics
 
 DRAIN = 5.0
 METRICS = {"enable": True, "module": "log", "interval": 600}  # only the final snapshot, at stop
@@ -53,13 +46,7 @@ def _free_udp_port() -> int:
 
 
 def _debug(config: str, pid_path: Path, log: Path, drain: float = DRAIN) -> subprocess.Popen:
-    with open(log, "w") as err:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path), "--drain-deadline", str(drain)],
-            stderr=err,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+    return start_debug(config, pid_path, log, "--drain-deadline", str(drain))
 
 
 def _stop_and_time(proc: subprocess.Popen, limit: float) -> tuple[int, float]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-import subprocess
 import time
 
 import pytest
+from wishbone.testing.cli import read_pids, start_debug, wait_until, write_bootstrap
 
-from reliability.helpers import WISHBONE, counted, final_module_metrics, read_pids, rss_kb, wait_until, write_bootstrap
+from reliability.helpers import counted, final_module_metrics, rss_kb
 
 SECONDS = float(os.environ.get("WB_SOAK_SECONDS", "0") or 0)
 TOLERANCE = 0.05
@@ -39,13 +39,7 @@ def test_rss_stays_flat_at_a_steady_rate(tmp_path, pid_path, record):
         metrics={"enable": True, "module": "log", "interval": 10},
     )
     log = tmp_path / "soak.log"
-    with open(log, "w") as err:
-        proc = subprocess.Popen(
-            [WISHBONE, "debug", "--config", config, "--pid", str(pid_path)],
-            stderr=err,
-            stdout=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
+    proc = start_debug(config, pid_path, log)
     samples: list[tuple[float, int]] = []
     try:
         assert wait_until(lambda: len(read_pids(pid_path)) == 2, 20), log.read_text()

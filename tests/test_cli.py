@@ -7,7 +7,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from conftest import run_cli, write_bootstrap
+from wishbone.testing.cli import run_cli, write_bootstrap
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKERTEST = [sys.executable, str(ROOT / "examples" / "brokertest")]

@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import WISHBONE, read_pids, run_cli, wait_until, write_bootstrap
 from wishbone.pidfile import alive
+from wishbone.testing.cli import WISHBONE, read_pids, run_cli, wait_until, write_bootstrap
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S.*: ")
 

@@ -6,9 +6,10 @@ import uuid
 
 import gevent
 import pytest
-from amqp_support import ids, install_explode_module, wait_for
+from amqp_support import install_explode_module, wait_for
 from wb_amqp import AMQPIn, AMQPOut
 from wb_amqp.session import mask_url
+from wb_amqp.testing import ids
 from wishbone import Pipeline
 
 FAST = {"reconnect_delay": 0.1, "reconnect_max_delay": 0.5}

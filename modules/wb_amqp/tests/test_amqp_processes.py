@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from amqp_support import ids, pipeline, pipeline_document, wait_for
+from amqp_support import pipeline, pipeline_document, wait_for
+from wb_amqp.testing import ids
 
 # The pipeline process: built from a bootstrap document, running until SIGTERM (then drained).
 RUNNER = """

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gevent
-from amqp_support import ids, live_greenlets, open_fds, pipeline, rabbitmqctl, wait_for
+from amqp_support import live_greenlets, open_fds, pipeline, wait_for
+from wb_amqp.testing import ids, rabbitmqctl
 
 N = 50_000
 FAST = {"reconnect_delay": 0.1, "reconnect_max_delay": 1.0}

@@ -1,8 +1,9 @@
 """Testing kit for module authors: a harness, pytest fixtures and a conformance suite.
 
 Shipped with the core and registered as a pytest plugin (entry point ``pytest11``), so a
-module package's tests get the fixtures ``harness``, ``udp_port`` and ``amqp_url`` without
-imports. The pieces::
+module package's tests get the fixtures ``harness``, ``udp_port``, ``amqp_url`` and
+``amqp_vhost``/``amqp_vhost_url`` (a throwaway RabbitMQ vhost) without imports.
+:mod:`wishbone.testing.cli` runs the real ``wishbone`` command in a subprocess. The pieces::
 
     from wishbone.testing import Harness, conformance
 

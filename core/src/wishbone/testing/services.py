@@ -1,16 +1,17 @@
-"""The outside services module tests talk to: a free UDP port, a reachable RabbitMQ.
+"""The outside services module tests talk to: a free UDP port, a reachable RabbitMQ, ``rabbitmqctl``.
 
 Plain blocking sockets with short timeouts: this runs at fixture setup, outside any
-greenlet, and must not depend on (or cause) monkey-patching.
+greenlet, and must not depend on (or cause) monkey-patching. No AMQP client is needed here.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import subprocess
 from urllib.parse import urlsplit
 
-__all__ = ["AMQP_URL", "amqp_available", "amqp_url_from_env", "free_udp_port"]
+__all__ = ["AMQP_URL", "amqp_available", "amqp_url_from_env", "free_udp_port", "rabbitmqctl", "vhost_url"]
 
 #: The broker the tests expect: a local RabbitMQ with its default account.
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -48,3 +49,18 @@ def amqp_available(url: str = AMQP_URL, timeout: float = 2.0) -> str | None:
     if not reply or reply[0] != _FRAME_METHOD:
         return f"{host}:{port} answered, but not as an AMQP 0-9-1 broker (got {reply[:8]!r})"
     return None
+
+
+def vhost_url(vhost: str, url: str | None = None) -> str:
+    """The URL of *vhost* on the broker of *url* (default: :func:`amqp_url_from_env`), same account."""
+    parts = urlsplit(url or amqp_url_from_env())
+    user, password = parts.username or "guest", parts.password or "guest"
+    return f"amqp://{user}:{password}@{parts.hostname or '127.0.0.1'}:{parts.port or 5672}/{vhost}"
+
+
+def rabbitmqctl(*args: str, timeout: float = 60) -> str:
+    """Run ``rabbitmqctl -q ARGS`` and return its output; RuntimeError (with its message) on failure."""
+    done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr or done.stdout}")
+    return done.stdout
