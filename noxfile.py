@@ -56,7 +56,7 @@ def integration(session: nox.Session) -> None:
     """Cross-package tests: the real CLI, every package installed together."""
     # tests/fixtures/wb_testsink: a counting sink the CLI tests read back
     install_local(session, *[f"modules/{p}" for p in MODULES], "tests/fixtures/wb_testsink")
-    session.install("cookiecutter>=2.5")
+    session.install("cookiecutter>=2.5", "ruff>=0.5")  # test_template lints what it renders
     session.run(*PYTEST, "tests", *session.posargs)
 
 
