@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import gevent
 import pytest
@@ -248,3 +249,42 @@ def test_consume_batch_takes_whole_batches_and_a_raise_fails_the_batch():
     assert [e["data"] for e in p.modules["bad"].seen] == list(range(100))  # the first batch held 13
     assert p.modules["bad"].seen[0]["headers"]["error"]["message"] == "unlucky batch"
     assert p.snapshot()["modules"]["sink"] == {"consumed": 250, "failed": 100}
+
+
+class BadFlush(Module):
+    """Its end_of_batch always raises.
+
+    Queues: inbox.
+    """
+
+    def __init__(self):
+        self.seen = 0
+
+    def consume(self, event):
+        self.seen += 1
+
+    def end_of_batch(self):
+        raise RuntimeError("flush failed")
+
+
+def test_an_exception_in_end_of_batch_does_not_kill_the_module(caplog):
+    p = pipeline({"input": (Counter, {"count": 1000}), "sink": (BadFlush, {})}, [("input", "outbox", "sink", "inbox")])
+    with caplog.at_level(logging.WARNING):
+        assert run_to_completion(p)
+    assert p.modules["sink"].seen == 1000
+    assert len([r for r in caplog.records if "end_of_batch() raised" in r.getMessage()]) == 1
+
+
+def test_a_stop_does_not_wait_out_the_testevent_interval():
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {"input": {"module": "testevent", "variables": {"interval": 30}}, "out": {"module": "null"}},
+            "routingtable": {"input.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(10):
+        p.start()
+        gevent.sleep(0.05)
+        started = time.monotonic()
+        assert p.stop(20)
+        assert time.monotonic() - started < 1

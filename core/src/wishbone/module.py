@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -170,7 +169,8 @@ class Module:
         self._producers: list[Greenlet] = []
         self._background: list[Greenlet] = []
         self._consumers: list[Greenlet] = []
-        self._malformed = RateLimitedLog(self.log)
+        self._malformed = RateLimitedLog(self.log)  # malformed events, one limit
+        self._errors = RateLimitedLog(self.log)  # consume() and end_of_batch() failures, another
         options = queue_options or {}
         self.source_queues = {}
         for queue in self.source_queue_names():
@@ -202,28 +202,31 @@ class Module:
         self.running = True
         self.on_start()
         for queue, method in self.consumes.items():
-            inbox = self.destination_queues[queue]
             if method == "consume" and self.consume_batch is not None:
-                loop = gevent.spawn(self._consume_batch_loop, inbox, self.consume_batch)
+                handle = self._whole_batch(self.consume_batch)
             else:
-                loop = gevent.spawn(self._consume_loop, inbox, getattr(self, method))
-            self._consumers.append(loop)
+                handle = self._each_event(getattr(self, method))
+            self._consumers.append(gevent.spawn(self._consume_loop, self.destination_queues[queue], handle))
 
     def stop_intake(self, timeout: float = 5.0) -> None:
         """Stop taking in outside data and join the producers (idempotent)."""
         if not self.running:
             return
         self.running = False
-        self.on_stop_intake()
+        try:
+            self.on_stop_intake()
+        except Exception:
+            self.log.exception("on_stop_intake() failed")
         self._join(self._producers, timeout)
         self.flush()
 
     def drain(self, timeout: float = 5.0) -> bool:
         """Consume what is queued, then stop consuming. True if it finished in time."""
+        deadline = time.monotonic() + timeout
         self.stop_intake(timeout)
         for queue in self.destination_queues.values():
             queue.close()
-        drained = self._join(self._consumers, timeout)
+        drained = self._join(self._consumers, deadline - time.monotonic())
         if not drained:
             lost = sum(q.discard() for q in self.destination_queues.values())
             self.log.warning("Drain deadline passed: %d queued event(s) dropped.", lost)
@@ -237,7 +240,7 @@ class Module:
         self._stopped = True
         deadline = self.stop_deadline = time.monotonic() + timeout
         if self._started:
-            self.drain(timeout)
+            self.drain(max(0.0, deadline - time.monotonic()))
             try:
                 self.on_stop()
             except Exception:
@@ -266,70 +269,66 @@ class Module:
         gevent.killall([g for g in live if not g.dead], timeout=1.0)
         return False
 
-    def _consume_loop(self, queue: DestinationQueue, handler: Callable[[dict], None]) -> None:
-        get = queue.get_batch
-        end_of_batch = self.end_of_batch
-        flush = self.flush
-        batch: list | None = None
-        event = None
-        index = 0
-        try:
-            while True:
-                batch = get()
-                if batch is None:
-                    break
-                for index, event in enumerate(batch):  # noqa: B007 (index used on kill)
-                    try:
-                        handler(event)
-                    except Exception as exc:
-                        self._fail(event, exc)
-                event = None
-                self.consumed += len(batch)
-                batch = None
-                end_of_batch()
-                flush()
-        except gevent.GreenletExit:
-            if batch:  # killed at the deadline mid-batch: these were never attempted
-                mark_abandoned(batch[index:])
-            raise
+    def _each_event(self, handler: Callable[[dict], None]) -> Callable[[list], None]:
+        """A batch handler calling *handler* per event; an exception sends that event to failed."""
+        fail = self.fail
 
-    def _consume_batch_loop(self, queue: DestinationQueue, handler: Callable[[list], None]) -> None:
+        def handle(batch: list) -> None:
+            event = None
+            for event in batch:
+                try:
+                    handler(event)
+                except Exception as exc:
+                    fail(event, exc)
+            # A traceback kept by a reference cycle would keep this frame, and with it these
+            # events and their input's acknowledgement: let go of them here.
+            batch = event = None
+
+        return handle
+
+    def _whole_batch(self, handler: Callable[[list], None]) -> Callable[[list], None]:
+        """A batch handler for ``consume_batch``: if it raises, the whole batch goes to failed."""
+        fail = self.fail
+
+        def handle(batch: list) -> None:
+            try:
+                handler(batch)
+            except Exception as exc:
+                for event in batch:
+                    fail(event, exc)
+            batch = None  # see _each_event
+
+        return handle
+
+    def _consume_loop(self, queue: DestinationQueue, handle: Callable[[list], None]) -> None:
         get = queue.get_batch
         end_of_batch = self.end_of_batch
         flush = self.flush
         batch: list | None = None
         try:
             while (batch := get()) is not None:
-                try:
-                    handler(batch)
-                except Exception as exc:
-                    for event in batch:
-                        self.fail(event, exc)
+                handle(batch)
                 self.consumed += len(batch)
                 batch = None
-                end_of_batch()
+                try:
+                    end_of_batch()
+                except Exception as exc:
+                    self._errors.warning("end_of_batch() raised %s: %s", type(exc).__name__, str(exc))
                 flush()
         except gevent.GreenletExit:
-            if batch:  # killed at the deadline mid-batch: never attempted
+            if batch:  # killed at the deadline mid-batch: left for the source to deliver again
                 mark_abandoned(batch)
             raise
 
     def fail(self, event: Any, exc: BaseException) -> None:
         """Send *event* to ``failed`` with *exc* recorded in ``headers["error"]`` (counted)."""
-        self._fail(event, exc)
-
-    def _fail(self, event: Any, exc: BaseException) -> None:
+        exc.__traceback__ = None  # its frames may hold events: only the type and message are kept
         self.failed += 1
         if isinstance(event, dict) and isinstance(event.get("headers"), dict):
-            event["headers"]["error"] = {
-                "module": self.name,
-                "type": type(exc).__name__,
-                "message": str(exc),
-                "traceback": traceback.format_exception_only(type(exc), exc)[-1].strip(),
-            }
+            event["headers"]["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)}
         failed = self.source_queues["failed"]
         if not failed.routed:
-            self._malformed.warning(
+            self._errors.warning(
                 # str(exc), not exc: a log record holding the exception would hold its
                 # traceback, its frames and so the event (and its input's acknowledgement)
                 "consume() raised %s: %s; 'failed' is not routed, event dropped.",

@@ -152,22 +152,29 @@ class Pipeline:
         self._stop_requested.set()
         hook = self.pm.hook
         deadline = time.monotonic() + timeout
-        hook.wishbone_pipeline_draining(pipeline=self, timeout=timeout)
+        self._call_hook(hook.wishbone_pipeline_draining, pipeline=self, timeout=timeout)
         order = self.order()
         drained = True
         for module in order:
             drained &= module.drain(max(0.1, deadline - time.monotonic()))
         for module in reversed(order):
-            hook.wishbone_module_before_stop(pipeline=self, module=module)
+            self._call_hook(hook.wishbone_module_before_stop, pipeline=self, module=module)
             module.stop(max(0.1, deadline - time.monotonic()))
             module.log.info("Stopped.")
-            hook.wishbone_module_after_stop(pipeline=self, module=module)
+            self._call_hook(hook.wishbone_module_after_stop, pipeline=self, module=module)
         if self._metrics_loop is not None:
             self._metrics_loop.kill()
             self._publish_metrics()
         self.drained = drained
-        hook.wishbone_pipeline_stopped(pipeline=self, drained=drained)
+        self._call_hook(hook.wishbone_pipeline_stopped, pipeline=self, drained=drained)
         return drained
+
+    def _call_hook(self, hook, **kwargs) -> None:
+        """Call a stop-time hook; a failing plugin is logged and the stop goes on."""
+        try:
+            hook(**kwargs)
+        except Exception:
+            self.log.exception("A plugin's %s failed", hook.name)
 
     def run(self, timeout: float = 10.0) -> bool:
         """Start, wait for a stop request, then stop; return whether it drained."""

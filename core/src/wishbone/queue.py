@@ -11,10 +11,11 @@ the input), unless the destination was configured to drop, and then every drop i
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import gevent.queue
+import gevent.event
 
 from wishbone.ack import mark_abandoned, mark_failed
 from wishbone.event import clone, split_valid
@@ -33,8 +34,10 @@ DEFAULT_MAXSIZE = 10_000
 class DestinationQueue:
     """A bounded queue a module consumes (``inbox`` and other consumed queues).
 
-    Metrics: ``received`` (in), ``taken`` (out, consumed by the module), ``dropped``
-    (refused while full, in drop mode) and ``size`` (events waiting now).
+    The bound is counted in events: a batch is let in while fewer than *maxsize* events
+    wait, so the queue holds at most one batch beyond it. Metrics: ``received`` (in),
+    ``taken`` (out, consumed by the module), ``dropped`` (refused while full in drop mode,
+    sent after the queue closed, or discarded at a forced stop) and ``size`` (waiting now).
 
     :param name: ``instance.queue``.
     :param maxsize: events it holds before senders block (or drops start).
@@ -51,7 +54,10 @@ class DestinationQueue:
         self.name = name
         self.maxsize = maxsize
         self.drop_when_full = when_full == "drop"
-        self._batches: gevent.queue.Queue = gevent.queue.Queue(max(1, -(-maxsize // batch_size)))
+        self._batches: collections.deque[list] = collections.deque()
+        self._not_empty = gevent.event.Event()
+        self._room = gevent.event.Event()
+        self._room.set()
         self.received = 0
         self.taken = 0
         self.dropped = 0
@@ -60,52 +66,55 @@ class DestinationQueue:
 
     def put_batch(self, batch: list) -> None:
         """Accept *batch*; block while full (or drop it, in drop mode)."""
-        batches = self._batches
-        if self.drop_when_full and batches.full():
+        while self.size >= self.maxsize and not self.closed:
+            if self.drop_when_full:
+                self.dropped += len(batch)
+                mark_failed(batch)
+                return
+            self._room.clear()
+            self._room.wait()
+        if self.closed:  # its consumer has gone (a routing cycle drained in the wrong order)
             self.dropped += len(batch)
-            mark_failed(batch)
+            mark_abandoned(batch)
             return
-        batches.put(batch)
+        self._batches.append(batch)
         n = len(batch)
         self.received += n
         self.size += n
+        self._not_empty.set()
 
     def get_batch(self) -> list | None:
         """Wait for the next batch; None once the queue is closed and empty."""
         batches = self._batches
-        if self.closed and not batches.qsize():
-            return None
-        batch = batches.get()
-        if batch is None:
-            return None
+        while not batches:
+            if self.closed:
+                return None
+            self._not_empty.clear()
+            self._not_empty.wait()
+        batch = batches.popleft()
         n = len(batch)
         self.taken += n
         self.size -= n
+        if self.size < self.maxsize:
+            self._room.set()
         return batch
 
     def close(self) -> None:
         """No more batches will come: the consumer drains what is left, then stops."""
-        if self.closed:
-            return
         self.closed = True
-        try:
-            self._batches.put_nowait(None)
-        except gevent.queue.Full:
-            pass  # the consumer sees ``closed`` once it has emptied the queue
+        self._not_empty.set()
+        self._room.set()
 
     def discard(self) -> int:
         """Drop what is still queued (after a forced stop); return how many events."""
         lost = 0
-        while True:
-            try:
-                batch = self._batches.get_nowait()
-            except gevent.queue.Empty:
-                break
-            if batch:
-                mark_abandoned(batch)
-                lost += len(batch)
+        while self._batches:
+            batch = self._batches.popleft()
+            mark_abandoned(batch)
+            lost += len(batch)
         self.dropped += lost
         self.size = 0
+        self._room.set()
         return lost
 
     def metrics(self) -> dict:
@@ -150,8 +159,14 @@ class SourceQueue:
             return
         batches = [pending[i : i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
         pending.clear()
-        for batch in batches:
-            self.send(batch)
+        for i, batch in enumerate(batches):
+            try:
+                self.send(batch)
+            except BaseException:  # killed while blocked: what was not handed on is abandoned
+                for rest in batches[i + 1 :]:
+                    self.received += len(rest)
+                    self._abandon(rest)
+                raise
 
     def send(self, batch: list) -> None:
         """Check, count and hand *batch* to every destination (blocks on a full one)."""
@@ -160,16 +175,7 @@ class SourceQueue:
         self.received += len(batch)
         good, bad = split_valid(batch)
         if bad:
-            self.dropped += len(bad)
-            mark_failed(bad)
-            if self.on_malformed is not None:
-                self.on_malformed.warning(
-                    "%s: dropped %d malformed event(s); expected a dict with exactly a dict "
-                    "'headers' and a 'data' key, got e.g. %.200r",
-                    self.name,
-                    len(bad),
-                    bad[0],
-                )
+            self._drop_bad(bad, "malformed", "expected a dict with exactly a dict 'headers' and a 'data' key")
             if not good:
                 return
         routes = self.routes
@@ -178,23 +184,58 @@ class SourceQueue:
         if not routes:
             self.dropped += len(good)
             return
-        self.sent += len(good)
         if len(routes) == 1:
-            routes[0].put_batch(good)
-            return
-        # Copy before the first hand-off: a put may yield, and the first consumer may
-        # change its events before the copies are made.
-        copies = [[clone(event) for event in good] for _ in routes[1:]]
-        routes[0].put_batch(good)
-        for route, copy in zip(routes[1:], copies, strict=True):
-            route.put_batch(copy)
+            outgoing = [good]
+        else:
+            # Copy before the first hand-off: a put may yield, and the first consumer may
+            # change its events before the copies are made.
+            good, copies = self._copies(good, len(routes) - 1)
+            outgoing = [good, *copies]
+        for i, route in enumerate(routes):
+            try:
+                route.put_batch(outgoing[i])
+            except BaseException:  # killed while blocked (a forced stop): nothing more is handed on
+                for rest in outgoing[i:]:
+                    self._abandon(rest)
+                raise
+        self.sent += len(good)
+
+    def _copies(self, good: list, n: int) -> tuple[list, list[list]]:
+        """*n* independent copies of *good*; events that cannot be copied are dropped."""
+        try:
+            return good, [[clone(event) for event in good] for _ in range(n)]
+        except Exception:
+            pass
+        kept, copies, uncopyable = [], [[] for _ in range(n)], []
+        for event in good:
+            try:
+                made = [clone(event) for _ in range(n)]
+            except Exception:
+                uncopyable.append(event)
+                continue
+            kept.append(event)
+            for copy, one in zip(copies, made, strict=True):
+                copy.append(one)
+        self._drop_bad(uncopyable, "uncopyable", "1-n routes need events whose data can be copied")
+        return kept, copies
+
+    def _drop_bad(self, bad: list, what: str, expected: str) -> None:
+        self.dropped += len(bad)
+        mark_failed(bad)
+        if self.on_malformed is not None:
+            self.on_malformed.warning(
+                "%s: dropped %d %s event(s); %s, got e.g. %.200r", self.name, len(bad), what, expected, bad[0]
+            )
+
+    def _abandon(self, events: list) -> None:
+        self.dropped += len(events)
+        mark_abandoned(events)
 
     def discard(self) -> int:
         """Drop what is pending (after a forced stop); return how many events."""
         lost = len(self.pending)
-        mark_abandoned(self.pending)
+        self._abandon(self.pending)
         self.pending.clear()
-        self.dropped += lost
         return lost
 
     def metrics(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gevent
+import gevent.event
 
 from wishbone.event import clone
 from wishbone.module import Module
@@ -37,7 +38,11 @@ class TestEvent(Module):
         self.generated = 0
 
     def on_start(self) -> None:
+        self._wake = gevent.event.Event()
         self.spawn_producer(self._generate)
+
+    def on_stop_intake(self) -> None:
+        self._wake.set()  # a stop does not wait out the interval
 
     def metrics(self) -> dict:
         return {"generated": self.generated}
@@ -58,4 +63,7 @@ class TestEvent(Module):
             self.generated += n
             if remaining > 0:
                 remaining -= n
-            gevent.sleep(self.interval)
+            if self.interval:
+                self._wake.wait(self.interval)
+            else:
+                gevent.sleep(0)

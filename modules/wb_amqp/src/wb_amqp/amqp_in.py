@@ -11,7 +11,7 @@ from typing import Any, Literal
 import gevent
 import gevent.event
 import pika.exceptions
-from wishbone.ack import mark_failed, track
+from wishbone.ack import track
 from wishbone.log import RateLimitedLog
 from wishbone.module import Module
 
@@ -378,7 +378,6 @@ class AMQPIn(Module):
                 headers["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)}
                 event = track({"headers": headers, "data": body}, settle, (generation, tag))
                 outstanding(tag)
-                mark_failed([event])
                 self.emit(event, "failed")
                 failed = f"{type(exc).__name__}: {exc}"  # text only: a kept exception keeps its frames
                 self.decode_errors += 1

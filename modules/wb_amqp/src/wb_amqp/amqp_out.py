@@ -13,6 +13,7 @@ import gevent.event
 import pika
 import pika.exceptions
 from pika.spec import Basic
+from wishbone.ack import mark_abandoned
 from wishbone.module import Module
 
 from wb_amqp.session import Backoff, Session, SessionError, SessionLost, mask_url, parse_url, safe_text
@@ -160,7 +161,6 @@ class AMQPOut(Module):
         self._wake = gevent.event.Event()  # retries waiting, session lost, or stopping
         self._stopping = False
         self._nack_streak = 0
-        self._abandoned: list = []
         self.published = self.confirmed = self.nacked = self.republished = self.reconnects = 0
         self.spawn(self._connection_loop)
 
@@ -172,10 +172,9 @@ class AMQPOut(Module):
         gevent.joinall(self._background, timeout=max(0.1, self.stop_deadline - time.monotonic() - 0.2))
         left = len(self._unconfirmed) + len(self._retry)
         if left:
-            # Neither delivered nor failed: keep them unsettled, so that an amqp_in upstream
-            # leaves the messages unacknowledged and the broker redelivers them.
-            self._abandoned.extend(self._unconfirmed.values())
-            self._abandoned.extend(self._retry)
+            # Neither delivered nor failed: abandoned, so that an amqp_in upstream leaves the
+            # messages unacknowledged and the broker redelivers them.
+            mark_abandoned([message[0] for message in (*self._unconfirmed.values(), *self._retry)])
             self._unconfirmed.clear()
             self._retry.clear()
             self.log.warning("%d event(s) not confirmed by the stop deadline; not acknowledged upstream.", left)
@@ -249,7 +248,7 @@ class AMQPOut(Module):
                 self.published += 1
                 return True
             if self._stopping and time.monotonic() >= self.stop_deadline:
-                self._abandoned.append(message)  # see on_stop: left unsettled on purpose
+                mark_abandoned([message[0]])  # see on_stop
                 return True
             self._room.clear()
             self._room.wait(1.0)
