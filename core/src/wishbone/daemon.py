@@ -104,6 +104,9 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
     from wishbone.pipeline import Pipeline
 
     log = source_logger(f"Instance #{instance}")
+    early: list[int] = []  # a stop asked for while the pipeline was still being built
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, frame: early.append(number))
     try:
         pipeline = Pipeline.from_file(config, instance=instance)
     except BootstrapError as exc:
@@ -112,6 +115,8 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         return EX_CONFIG
     gevent.signal_handler(signal.SIGTERM, pipeline.request_stop)
     gevent.signal_handler(signal.SIGINT, pipeline.request_stop)
+    if early:
+        pipeline.request_stop()
     try:
         pipeline.start()
     except Exception as exc:
