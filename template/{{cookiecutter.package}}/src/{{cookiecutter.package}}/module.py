@@ -118,7 +118,6 @@ from __future__ import annotations
 from typing import TextIO
 
 from wishbone import Module
-from wishbone.ack import mark_failed
 
 
 class {{ cookiecutter.class_name }}(Module):
@@ -130,7 +129,7 @@ class {{ cookiecutter.class_name }}(Module):
     Queues:
         inbox: events with text data.
         failed: events whose data is not text, or that could not be written (the
-            error is in ``headers.error``, or in the log for a failed write).
+            error is in ``headers.error``).
     """
 
     def __init__(self, path: str) -> None:
@@ -161,9 +160,8 @@ class {{ cookiecutter.class_name }}(Module):
             self._file.flush()
         except OSError as exc:
             self.log.error("Cannot write %d event(s) to %s: %s", len(batch), self.path, exc)
-            mark_failed(batch)
             for event in batch:
-                self.emit(event, "failed")
+                self.fail(event, exc)  # to ``failed``, error in its headers; an input upstream rejects it
             return
         self.written += len(batch)
 
