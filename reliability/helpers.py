@@ -31,20 +31,6 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def counted(counts: Path) -> tuple[int, list[int]]:
-    """(sum of the testsink's ``batch N`` lines, its ``final N`` lines) from its count file."""
-    batches, finals = 0, []
-    if not counts.exists():
-        return 0, []
-    for line in counts.read_text().splitlines():
-        kind, n = line.split()
-        if kind == "batch":
-            batches += int(n)
-        else:
-            finals.append(int(n))
-    return batches, finals
-
-
 def final_module_metrics(log_text: str) -> dict[tuple[int, str], dict[str, int]]:
     """The last ``module NAME k=v ...`` line of each (instance, module) in a log with log metrics."""
     found: dict[tuple[int, str], dict[str, int]] = {}

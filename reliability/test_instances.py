@@ -6,10 +6,9 @@ import os
 import signal
 import time
 
+from wb_testsink import read_counts
 from wishbone.pidfile import alive
 from wishbone.testing.cli import read_pids, run_cli, wait_until, write_bootstrap
-
-from reliability.helpers import counted
 
 
 def test_a_killed_worker_is_logged_and_restarted(tmp_path, pid_path, record):
@@ -37,8 +36,8 @@ def test_a_killed_worker_is_logged_and_restarted(tmp_path, pid_path, record):
     recovered = time.monotonic() - killed_at
     assert wait_until(lambda: "Instance #1 restarted" in log.read_text(), 10), log.read_text()
     new = read_pids(pid_path)
-    before = counted(counts)[0]
-    assert wait_until(lambda: counted(counts)[0] > before + 30, 10)  # all three still deliver
+    before = read_counts(counts)[0]
+    assert wait_until(lambda: read_counts(counts)[0] > before + 30, 10)  # all three still deliver
     text = log.read_text()
     stop = run_cli("stop", "--pid", str(pid_path), timeout=40)
     record(

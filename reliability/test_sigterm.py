@@ -9,10 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+from wb_testsink import read_counts
 from wishbone.pidfile import alive
 from wishbone.testing.cli import read_pids, start_debug, wait_until, write_bootstrap
 
-from reliability.helpers import PYTHON, counted, final_module_metrics
+from reliability.helpers import PYTHON, final_module_metrics
 
 DRAIN = 5.0
 METRICS = {"enable": True, "module": "log", "interval": 600}  # only the final snapshot, at stop
@@ -70,14 +71,14 @@ def test_sigterm_during_a_testevent_stream_loses_nothing(tmp_path, pid_path, rec
     log = tmp_path / "debug.log"
     proc = _debug(config, pid_path, log)
     try:
-        assert wait_until(lambda: counted(counts)[0] > 50_000, 30), log.read_text()
+        assert wait_until(lambda: read_counts(counts)[0] > 50_000, 30), log.read_text()
         pids = read_pids(pid_path)
         code, took = _stop_and_time(proc, DRAIN + 10)
     finally:
         proc.kill()
     text = log.read_text()
     generated = final_module_metrics(text)[(0, "input")]["generated"]
-    batches, finals = counted(counts)
+    batches, finals = read_counts(counts)
     record(
         input="testevent",
         sent=generated,
@@ -111,7 +112,7 @@ def test_sigterm_during_a_udp_stream_delivers_every_received_datagram(tmp_path, 
         sender = subprocess.Popen(
             [PYTHON, "-c", SENDER, str(port), "20000"], stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL
         )
-        assert wait_until(lambda: counted(counts)[0] > 20_000, 30), log.read_text()
+        assert wait_until(lambda: read_counts(counts)[0] > 20_000, 30), log.read_text()
         code, took = _stop_and_time(proc, DRAIN + 10)  # the sender goes on: the input must stop taking
         sender.send_signal(signal.SIGINT)
         sent = int(sender.communicate(timeout=10)[0])
@@ -122,7 +123,7 @@ def test_sigterm_during_a_udp_stream_delivers_every_received_datagram(tmp_path, 
     text = log.read_text()
     figures = final_module_metrics(text)[(0, "input")]
     received = figures["datagrams"]
-    batches, finals = counted(counts)
+    batches, finals = read_counts(counts)
     record(
         input="udp_in",
         sent=sent,
@@ -155,7 +156,7 @@ def test_a_second_sigterm_forces_a_stuck_drain(tmp_path, pid_path, record):
     log = tmp_path / "debug.log"
     proc = _debug(config, pid_path, log, drain=60.0)
     try:
-        assert wait_until(lambda: counted(counts)[0] > 10, 20), log.read_text()
+        assert wait_until(lambda: read_counts(counts)[0] > 10, 20), log.read_text()
         pids = read_pids(pid_path)
         proc.send_signal(signal.SIGTERM)
         assert wait_until(lambda: "Stopping: SIGTERM to pids" in log.read_text(), 10), log.read_text()

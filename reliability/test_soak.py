@@ -13,9 +13,10 @@ import statistics
 import time
 
 import pytest
+from wb_testsink import read_counts
 from wishbone.testing.cli import read_pids, start_debug, wait_until, write_bootstrap
 
-from reliability.helpers import counted, final_module_metrics, rss_kb
+from reliability.helpers import final_module_metrics, rss_kb
 
 SECONDS = float(os.environ.get("WB_SOAK_SECONDS", "0") or 0)
 TOLERANCE = 0.05
@@ -57,7 +58,7 @@ def test_rss_stays_flat_at_a_steady_rate(tmp_path, pid_path, record):
     median = statistics.median(steady)
     slope = _slope([(t, kb) for t, kb in samples if t >= warm and kb])
     generated = final_module_metrics(log.read_text())[(0, "input")]["generated"]
-    batches, finals = counted(counts)
+    batches, finals = read_counts(counts)
     record(
         seconds=SECONDS,
         samples=len(samples),

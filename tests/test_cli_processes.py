@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from wb_testsink import read_counts
 from wishbone.pidfile import alive
 from wishbone.testing.cli import WISHBONE, read_pids, run_cli, wait_until, write_bootstrap
 
@@ -30,18 +31,6 @@ def _stream(tmp_path: Path, interval: float = 0.01, metrics: bool = False) -> tu
         metrics={"enable": True, "module": "log", "interval": 600} if metrics else None,
     )
     return config, counts
-
-
-def _counted(counts: Path) -> tuple[int, list[int]]:
-    """(sum of the sink's batch lines, its final counts) from the count file."""
-    batches, finals = 0, []
-    for line in counts.read_text().splitlines():
-        kind, n = line.split()
-        if kind == "batch":
-            batches += int(n)
-        else:
-            finals.append(int(n))
-    return batches, finals
 
 
 def _start(config: str, pid_path: Path, log: Path, *extra: str) -> list[int]:
@@ -88,7 +77,7 @@ def test_debug_runs_in_the_foreground_and_logs_like_the_seed(tmp_path, pid_path)
     assert f"INFO Server: Started with pids: {pids[0]}, {pids[1]}" in text
     assert "INFO Instance #0: Drained and stopped." in text
     assert not pid_path.exists() and not alive(pids[1])
-    batches, finals = _counted(counts)
+    batches, finals = read_counts(counts)
     assert finals == [batches] and batches > 0
 
 
@@ -105,7 +94,7 @@ def test_start_writes_pidfile_and_stop_drains_and_removes_it(tmp_path, pid_path)
     assert not pid_path.exists() and not any(alive(p) for p in pids)
     text = log.read_text()
     assert "Server: Starting wishbone in background." in text and "Server: Stopped (exit status 0)." in text
-    batches, finals = _counted(counts)
+    batches, finals = read_counts(counts)
     assert finals == [batches]
 
     again = run_cli("stop", "--pid", str(pid_path))
@@ -186,7 +175,7 @@ def test_three_instances_are_three_workers_and_stop_ends_them_all(tmp_path, pid_
         assert f"Server: Instance #{k} started." in text and f"Instance #{k}:input: Started." in text
     assert run_cli("stop", "--pid", str(pid_path), timeout=30).returncode == 0
     assert not any(alive(p) for p in pids) and not pid_path.exists()
-    batches, finals = _counted(counts)
+    batches, finals = read_counts(counts)
     assert len(finals) == 3 and sum(finals) == batches
 
 
@@ -222,7 +211,7 @@ def test_sigterm_during_a_stream_loses_no_accepted_event(tmp_path, pid_path, ins
     text = log.read_text()
     generated = [int(n) for n in re.findall(r"metrics: module input consumed=\d+ failed=0 generated=(\d+)", text)]
     assert len(generated) == instances, text
-    batches, finals = _counted(counts)
+    batches, finals = read_counts(counts)
     assert sum(generated) > 0 and batches == sum(finals) == sum(generated)
     assert "dropped=0" in text and not re.search(r"dropped=[1-9]", text)
     assert "Server: Stopped (exit status 0)." in text
@@ -328,7 +317,7 @@ def test_ctrl_c_in_debug_reaches_every_process_and_all_drain(tmp_path, pid_path)
             proc.kill()
     text = log.read_text()
     assert text.count("Drained and stopped.") == 2 and "Traceback" not in text
-    batches, finals = _counted(counts)
+    batches, finals = read_counts(counts)
     generated = [int(n) for n in re.findall(r"generated=(\d+)", text)]
     assert len(finals) == len(generated) == 2 and sum(finals) == batches == sum(generated) > 0
 
