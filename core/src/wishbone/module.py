@@ -111,13 +111,8 @@ class Module:
     def emit_batch(self, events: list, queue: str = "outbox") -> None:
         """Hand *events* on now (inputs): blocks while a destination is full."""
         source = self.source_queues[queue]
-        source.flush()
-        size = source.batch_size
-        if len(events) <= size:
-            source.send(events)
-            return
-        for start in range(0, len(events), size):  # keep batches small: queues bound them
-            source.send(events[start : start + size])
+        source.pending.extend(events)
+        source.flush()  # in batch-size chunks, as every hand-off
 
     def flush(self) -> None:
         """Hand on everything emitted so far, on every queue."""
