@@ -80,7 +80,8 @@ def test_validate_names_file_and_json_path_and_exits_78(tmp_path):
     assert result.returncode == 78 and "invalid JSON at line 1" in result.stderr
 
     result = run_cli("validate", "--config", str(tmp_path / "missing.json"))
-    assert result.returncode == 78 and "cannot read the file" in result.stderr
+    assert result.returncode == 78
+    assert result.stderr == f"wishbone: {tmp_path / 'missing.json'}: no such file\n"
 
 
 def test_debug_and_start_refuse_a_bad_file_before_forking(tmp_path):
@@ -96,17 +97,20 @@ def test_debug_and_start_refuse_a_bad_file_before_forking(tmp_path):
 def test_list_shows_builtins_and_every_installed_module_package():
     result = run_cli("list")
     assert result.returncode == 0, result.stderr
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[3:] if line.strip()}
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["NAME", "KIND", "PACKAGE", "VERSION", "SUMMARY"]
+    rows = {line.split()[0]: line.split() for line in lines[3:] if line.strip()}
     for name in ("testevent", "null", "passthrough"):
-        assert rows[name][1:3] == ["wishbone", "4.0.0"]
-    assert rows["testsink"][1] == "wb-testsink"
+        assert rows[name][2:4] == ["wishbone", "4.0.0"]
+    assert rows["testsink"][2] == "wb-testsink"
     assert "Counts the events it consumes" in result.stdout
     for ep in entry_points(group="wishbone.module"):  # every installed package, whoever wrote it
-        assert ep.name in rows and rows[ep.name][1] == ep.dist.name
+        assert ep.name in rows and rows[ep.name][2] == ep.dist.name
+        assert rows[ep.name][1] == (getattr(ep.load(), "kind", None) or "-")
 
     metrics = run_cli("list", "--group", "wishbone.metrics")
     assert metrics.returncode == 0
-    assert any(line.split()[:2] == ["log", "wishbone"] for line in metrics.stdout.splitlines())
+    assert any(line.split()[:3] == ["log", "metrics", "wishbone"] for line in metrics.stdout.splitlines())
 
     empty = run_cli("list", "--group", "no.such.group")
     assert empty.returncode == 0 and "No modules installed in group 'no.such.group'" in empty.stdout
