@@ -402,12 +402,10 @@ def _load_routes(
         try:
             name, queue = _split(source, src, path, modules, broken)
             cls = modules[name].cls
-            if queue not in cls.source_queue_names() and not cls.dynamic_queues:
+            emitted = cls.source_queue_names(modules[name].variables)
+            if queue not in emitted and not cls.dynamic_queues:
                 raise BootstrapError(
-                    source,
-                    path,
-                    f"{cls.__name__} ({name!r}) emits no queue {queue!r} "
-                    f"(it emits: {', '.join(cls.source_queue_names())})",
+                    source, path, f"{cls.__name__} ({name!r}) emits no queue {queue!r} (it emits: {', '.join(emitted)})"
                 )
         except BootstrapError as exc:
             errors.add(exc)

@@ -178,7 +178,7 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
     if activity is not None:
         activity.stop()
     if finished:
-        log.info("Every input has finished: draining within %g s, then exiting.", deadline)
+        log.info("Finished: draining within %g s, then exiting.", deadline)
     else:
         log.info("Stopping: draining within %g s.", deadline)
     drained = pipeline.stop(deadline)
