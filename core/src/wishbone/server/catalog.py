@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from wishbone import discovery, provides
+from wishbone.module import KINDS
 from wishbone.params import describe_type, parameters_of
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def kind_of(cls: object) -> str:
 
 # --------------------------------------------------------------------------------- list
 def list_modules(server: ParallelServer, args: argparse.Namespace) -> int:
-    """A table of the modules in ``--group``: name, kind, package, version, summary."""
+    """A table of the modules in ``--group``: name, kind, package, version, summary; inputs, processors, outputs."""
     rows = []
     for name, ep in discovery.available(args.group).items():
         dist = getattr(ep, "dist", None)
@@ -120,6 +121,7 @@ def list_modules(server: ParallelServer, args: argparse.Namespace) -> int:
     if not rows:
         print(f"No modules installed in group {args.group!r}.")
         return 0
+    rows.sort(key=lambda r: (KINDS.index(r[1]) if r[1] in KINDS else len(KINDS), r[0]))  # inputs first
     header = ("NAME", "KIND", "PACKAGE", "VERSION", "SUMMARY")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     print(f"Modules in group {args.group}:\n")
