@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from wishbone.testing.cli import run_cli, write_bootstrap
+from wishbone.testing.cli import WISHBONE, run_cli, write_bootstrap
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKERTEST = [sys.executable, str(ROOT / "examples" / "brokertest")]
@@ -273,3 +274,17 @@ def test_validate_accepts_a_byte_order_mark_and_says_plainly_when_the_file_is_mi
     assert missing.returncode == 78 and missing.stderr == f"wishbone: {tmp_path / 'nope.json'}: no such file\n"
     folder = run_cli("debug", "--config", str(tmp_path))
     assert folder.returncode == 78 and "is a directory, not a bootstrap file" in folder.stderr
+
+
+def test_every_shipped_example_validates_without_a_warning():
+    for example in sorted((ROOT / "examples").glob("*.json")):
+        relative = str(example.relative_to(ROOT))
+        result = subprocess.run(
+            [WISHBONE, "validate", "--config", relative, "--strict"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"{relative}: OK (") and result.stderr == ""

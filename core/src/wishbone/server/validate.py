@@ -35,21 +35,22 @@ def validate(server: ParallelServer, args: argparse.Namespace) -> int:
     """Load the bootstrap file and build every module (nothing starts); exit 0, or 78."""
     from wishbone.pipeline import Pipeline
 
-    boot = bootstrap.load_file(args.config)  # structural errors: all of them, raised as one
+    shown = args.shown_config  # nothing detaches here: name the file as the user did
+    boot = bootstrap.load_file(shown)  # structural errors: all of them, raised as one
     try:
         pipeline = Pipeline(boot)
     except BootstrapError as exc:
         exc.errors = [exc, *_other_refusals(boot, exc)]
         raise
     for warning in boot.warnings:
-        print(f"{args.config}: warning: {warning}", file=sys.stderr)
+        print(f"{shown}: warning: {warning}", file=sys.stderr)
     count = len(boot.warnings)
     if args.strict and count:
-        print(f"{server.prog}: {args.config}: {count} warning(s), which --strict makes errors", file=sys.stderr)
+        print(f"{server.prog}: {shown}: {count} warning(s), which --strict makes errors", file=sys.stderr)
         return EX_CONFIG
     routes = len(boot.routes)
     said = f", {count} warning(s)" if count else ""
-    print(f"{args.config}: OK ({len(pipeline.modules)} module instance(s), {routes} route(s){said})")
+    print(f"{shown}: OK ({len(pipeline.modules)} module instance(s), {routes} route(s){said})")
     return 0
 
 
