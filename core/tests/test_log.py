@@ -15,7 +15,7 @@ def test_mask_hides_secret_names_and_url_passwords_and_leaves_the_rest():
         "db_pass": "x",
         "api_key": "k",
         "headers": {"Authorization": "Bearer t", "Accept": "json"},
-        "urls": ["redis://:pw@h:6379/0", "http://h/no-credentials"],
+        "urls": ["redis://:pw@h:6379/0", "http://h/no-credentials", "amqp://u:pre@s3cret@h:5672/v"],
         "token": None,
         "passthrough": "kept",
         "port": 5672,
@@ -27,7 +27,7 @@ def test_mask_hides_secret_names_and_url_passwords_and_leaves_the_rest():
         "db_pass": "****",
         "api_key": "****",
         "headers": {"Authorization": "****", "Accept": "json"},
-        "urls": ["redis://:****@h:6379/0", "http://h/no-credentials"],
+        "urls": ["redis://:****@h:6379/0", "http://h/no-credentials", "amqp://u:****@h:5672/v"],
         "token": None,  # nothing to hide
         "passthrough": "kept",
         "port": 5672,

@@ -440,6 +440,7 @@ class Supervisor:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
         os.close(w)
+        os.set_blocking(r, False)  # read only what select() said is there; never hang on a worker
         worker.pid, worker.status_fd, worker.buffer, worker.ready = pid, r, b"", False
         worker.started, worker.exit_code, worker.restart_at = time.monotonic(), None, None
 
@@ -478,15 +479,18 @@ class Supervisor:
                 self._read_status(worker)
         self._reap()
 
-    def _read_status(self, worker: Worker) -> None:
-        """Read what the worker's status pipe holds now; act on every whole line; close it at its end."""
+    def _read_status(self, worker: Worker) -> bool:
+        """Read what the worker's status pipe holds now; act on every whole line; close it at its end.
+
+        False when there was nothing to read (the pipe is non-blocking).
+        """
         fd = worker.status_fd
         if fd is None:
-            return
+            return False
         try:
             chunk = os.read(fd, 4096)
         except BlockingIOError:
-            return
+            return False
         except OSError:
             chunk = b""
         if not chunk:
@@ -498,6 +502,7 @@ class Supervisor:
             code, _, message = line.decode("utf-8", "replace").partition(" ")
             if code.isdigit():
                 self._status(worker, int(code), message)
+        return bool(chunk)
 
     def _status(self, worker: Worker, code: int, message: str) -> None:
         if code == 0 and message == FINISHED:
@@ -527,7 +532,9 @@ class Supervisor:
     def _exited(self, worker: Worker, code: int) -> None:
         pid, worker.pid, worker.exit_code = worker.pid, 0, code
         while worker.status_fd is not None:  # it may have reported just before exiting: read to the end
-            self._read_status(worker)
+            if not self._read_status(worker) and worker.status_fd is not None:
+                os.close(worker.status_fd)  # nothing more, yet not closed: a child of it holds the pipe
+                worker.status_fd = None
         how = f"signal {-code}" if code < 0 else f"status {code}"
         if worker.finished:
             # Its inputs are done and it drained: restarting it would replay them.

@@ -86,7 +86,8 @@ _SECRET_NAME = re.compile(
     r"pass(word|wd|phrase)?(?![a-z])|secret|token|api[_-]?key|credential|private[_-]?key|authoriz", re.I
 )
 # user:password@ in a URL (amqp://, redis://, postgresql://, http://...).
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
+# The password runs to the last "@" of the authority, so a raw "@" in it is masked too.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
 
 
 def mask(value: Any, name: str = "") -> Any:
