@@ -77,6 +77,39 @@ def fsync_latency(root: str) -> float:
     return statistics.median(times)
 
 
+def storage_layers(root: str, batches: int = 1000) -> dict[str, float]:
+    """Seconds per batch of 100 events for the two bases the issue names, both synced per batch:
+    an append-only segment (one msgpack record per batch + CRC, write + fsync) and SQLite in WAL
+    mode (one row per event, executemany + commit, synchronous=FULL)."""
+    import os
+    import sqlite3
+    import zlib
+
+    import msgpack
+
+    batch = [[{"n": i}, {"i": i, "text": "x" * 40}] for i in range(100)]
+    os.makedirs(root, exist_ok=True)
+    fd = os.open(os.path.join(root, "seg"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    t = time.perf_counter()
+    for _ in range(batches):
+        payload = msgpack.packb(batch, use_bin_type=True)
+        os.write(fd, zlib.crc32(payload).to_bytes(4, "big") + payload)
+        os.fsync(fd)
+    segment = (time.perf_counter() - t) / batches
+    os.close(fd)
+    db = sqlite3.connect(os.path.join(root, "q.sqlite"))
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE q (id INTEGER PRIMARY KEY, event BLOB)")
+    t = time.perf_counter()
+    for _ in range(batches):
+        db.executemany("INSERT INTO q (event) VALUES (?)", [(msgpack.packb(e, use_bin_type=True),) for e in batch])
+        db.commit()
+    sqlite = (time.perf_counter() - t) / batches
+    db.close()
+    return {"segment append + fsync": segment, "SQLite WAL insert + commit": sqlite}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300_000)
@@ -102,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 cpus[name].append(cpu)
         idle = idle_cost(f"{root}/idle")
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        pass
     print(f"python {sys.version.split()[0]}, {args.events:,} events, {args.repeat} runs (medians)")
     print(f"{'testevent -> passthrough -> null':40} {'events/s':>12} {'of memory':>10} {'CPU us/event':>13}")
     memory = statistics.median(rates["memory queues"])
@@ -110,9 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         rate = statistics.median(rates[name])
         print(f"{name:40} {rate:12,.0f} {rate / memory:10.0%} {statistics.median(cpus[name]):13.2f}")
     print(f"idle pipeline with a durable inbox: {idle * 1000:.1f} ms CPU in 1 s")
+    layers = storage_layers(f"{root}/layers")
+    for name, seconds in layers.items():
+        print(f"storage layer, {name}: {seconds * 1000:.2f} ms per batch of 100 ({100 / seconds:,.0f} events/s)")
     sync = fsync_latency(root)
     print(f"one 2 KiB append + fsync on this disk: {sync * 1000:.2f} ms (median): per-batch fsync waits this per batch")
     durable = statistics.median(rates["durable inbox, fsync per batch"])
+    shutil.rmtree(root, ignore_errors=True)
     result(
         "durable inbox (fsync per batch): testevent -> passthrough -> null",
         durable,
