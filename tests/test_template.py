@@ -106,10 +106,11 @@ def test_the_kind_shapes_the_module(rendered, kind):
     source = (rendered[kind] / "src" / f"wb_sample_{kind}" / "module.py").read_text()
     shape = {
         "module": 'event["data"] = self.prefix + data',
-        "input": "consumes: dict[str, str] = {}",
+        "input": "self.spawn_producer(self._read, sock)",
         "output": "def end_of_batch(self)",
     }
-    assert f"class Sample{kind.capitalize()}(Module):" in source
+    base = {"module": "Processor", "input": "Input", "output": "Output"}[kind]  # the kinds of wishbone.module
+    assert f"class Sample{kind.capitalize()}({base}):" in source
     assert shape[kind] in source
     assert all(shape[other] not in source for other in KINDS if other != kind)
 
@@ -167,8 +168,9 @@ def test_its_tests_pass_untouched(venv, rendered, kind):
 def test_wishbone_list_shows_each_kind(venv):
     done = subprocess.run([str(venv / "bin" / "wishbone"), "list"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[3:] if line.strip()}
     for kind in KINDS:
-        assert f"sample_{kind}" in done.stdout and f"wb-sample-{kind}" in done.stdout
+        assert rows[f"sample_{kind}"][1:3] == [{"module": "processor"}.get(kind, kind), f"wb-sample-{kind}"]
     shown = subprocess.run(
         [str(venv / "bin" / "wishbone"), "show", "sample_input"], capture_output=True, text=True, timeout=60
     )
@@ -182,7 +184,7 @@ def test_one_answer_renders_the_package(tmp_path):
     package = tmp_path / "modules" / "wb_foo"
     assert rendered_files(package) == files_for("wb_foo", "foo")
     assert 'foo = "wb_foo:Foo"' in (package / "pyproject.toml").read_text()
-    assert "class Foo(Module):" in (package / "src" / "wb_foo" / "module.py").read_text()
+    assert "class Foo(Processor):" in (package / "src" / "wb_foo" / "module.py").read_text()
 
 
 @pytest.mark.parametrize("name", ["Foo", "foo-bar", "1foo", "foo bar"])
