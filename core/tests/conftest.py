@@ -1,4 +1,6 @@
-"""Shared helpers for the core's tests: build pipelines from dicts, run them with a deadline."""
+"""Fixtures of the core's tests. Pipelines are built with :mod:`wishbone.testing.builder`, sample
+modules come from :mod:`wishbone.testing.samples`: test modules import no helper by file name
+(pytest runs with ``--import-mode=importlib``, so every package's tests collect in one run)."""
 
 from __future__ import annotations
 
@@ -7,16 +9,7 @@ import pytest
 from wishbone import Pipeline
 
 
-def build(modules: dict, routes: dict, **kwargs) -> Pipeline:
-    """A pipeline from a compact description (``{"name": ("module", {variables})}``)."""
-    doc = {
-        "bootstrap": {name: {"module": m, "variables": v} for name, (m, v) in modules.items()},
-        "routingtable": routes,
-    }
-    return Pipeline.from_dict(doc, **kwargs)
-
-
-def run_to_completion(pipeline: Pipeline, deadline: float = 20.0) -> bool:
+def _run_to_completion(pipeline: Pipeline, deadline: float = 20.0) -> bool:
     """Start, wait for every counted input to finish, drain and stop, within *deadline*."""
     with gevent.Timeout(deadline):
         pipeline.start()
@@ -25,5 +18,6 @@ def run_to_completion(pipeline: Pipeline, deadline: float = 20.0) -> bool:
 
 
 @pytest.fixture
-def pipeline_builder():
-    return build
+def run_to_completion():
+    """``run_to_completion(pipeline, deadline=20.0) -> drained``: start, wait for the inputs, stop."""
+    return _run_to_completion

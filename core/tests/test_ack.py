@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import gevent
-from test_module import Collect, Exploding, pipeline
-from wishbone import Module
+from wishbone import Module, Pipeline
 from wishbone.ack import derive, track
+from wishbone.testing import load_bootstrap
+from wishbone.testing.samples import Collect, Exploding
+
+
+def pipeline(modules: dict, routes: list[tuple[str, str, str, str]]) -> Pipeline:
+    """Test-only classes wired by ``(source, queue, destination, queue)`` routes."""
+    table: dict[str, list[str]] = {}
+    for source, queue, destination, inbox in routes:
+        table.setdefault(f"{source}.{queue}", []).append(f"{destination}.{inbox}")
+    return Pipeline(load_bootstrap(modules, table), load_entry_points=False)
 
 
 class TrackedInput(Module):

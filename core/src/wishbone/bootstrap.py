@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,20 +155,25 @@ def _check_keys(source: str, obj: dict, allowed: tuple[str, ...], path: str) -> 
             )
 
 
-def load_dict(document: Any, source: str = "<dict>") -> Bootstrap:
-    """Check a parsed bootstrap *document*; *source* names it in errors."""
+def load_dict(document: Any, source: str = "<dict>", classes: Mapping[str, type] | None = None) -> Bootstrap:
+    """Check a parsed bootstrap *document*; *source* names it in errors.
+
+    *classes* (``{instance name: Module class}``, for tests: :func:`wishbone.testing.load_bootstrap`)
+    gives an instance its class instead of looking its ``module`` up among the entry points;
+    everything else is checked as for a file. A bootstrap file never names a class.
+    """
     _expect(source, document, dict, "", "a JSON object with the sections system, metrics, bootstrap, routingtable")
     _check_keys(source, document, ("system", "metrics", "bootstrap", "routingtable"), "")
     _expect(source, document.get("system", {}), dict, "system", "an object (reserved, may be empty)")
     if "bootstrap" not in document:
         raise BootstrapError(source, "bootstrap", "missing: expected an object of module instances")
-    modules = _load_modules(source, document["bootstrap"])
+    modules = _load_modules(source, document["bootstrap"], classes or {})
     routes = _load_routes(source, document.get("routingtable", {}), modules)
     metrics = _load_metrics(source, document.get("metrics"))
     return Bootstrap(source, document, modules, routes, metrics)
 
 
-def _load_modules(source: str, section: Any) -> dict[str, ModuleSpec]:
+def _load_modules(source: str, section: Any, classes: Mapping[str, type]) -> dict[str, ModuleSpec]:
     _expect(source, section, dict, "bootstrap", "an object of module instances")
     if not section:
         raise BootstrapError(source, "bootstrap", "expected at least one module instance")
@@ -183,7 +189,7 @@ def _load_modules(source: str, section: Any) -> dict[str, ModuleSpec]:
             raise BootstrapError(source, jpath(path, "module"), "missing: expected the module's name")
         module = _expect(source, entry["module"], str, jpath(path, "module"), "a string")
         variables = _expect(source, entry.get("variables", {}), dict, jpath(path, "variables"), "an object")
-        cls = _load_class(source, module, group, jpath(path, "module"))
+        cls = classes[name] if name in classes else _load_class(source, module, group, jpath(path, "module"))
         if not (isinstance(cls, type) and issubclass(cls, Module)):
             raise BootstrapError(source, jpath(path, "module"), f"{module!r} is not a wishbone Module class")
         _check_variables(source, cls, variables, jpath(path, "variables"))
