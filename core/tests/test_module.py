@@ -9,48 +9,10 @@ import time
 import gevent
 import pytest
 from wishbone import Module, Pipeline
-from wishbone.testing import load_bootstrap
-from wishbone.testing.samples import Collect, Exploding
+from wishbone.testing.samples import Collect, Counter, Exploding
 
 
-class Counter(Module):
-    """Generates events 0..count-1 (an input).
-
-    Parameters: count (int).
-    """
-
-    consumes: dict = {}
-
-    def __init__(self, count: int = 10, bad_every: int = 0):
-        self.count = count
-        self.bad_every = bad_every
-
-    def on_start(self):
-        self.spawn_producer(self._run)
-
-    def _run(self):
-        batch = []
-        for i in range(self.count):
-            if self.bad_every and i % self.bad_every == 0:
-                batch.append({"data": i})  # no headers: malformed
-            else:
-                batch.append({"headers": {}, "data": i})
-            if len(batch) == 100:
-                self.emit_batch(batch)
-                batch = []
-        self.emit_batch(batch)
-
-
-def pipeline(modules: dict, routes: list[tuple[str, str, str, str]], queues: dict | None = None) -> Pipeline:
-    """Test-only classes wired by ``(source, queue, destination, queue)`` routes; *queues* by instance."""
-    table: dict[str, list[str]] = {}
-    for source, queue, destination, inbox in routes:
-        table.setdefault(f"{source}.{queue}", []).append(f"{destination}.{inbox}")
-    specs = {name: (cls, variables, (queues or {}).get(name, {})) for name, (cls, variables) in modules.items()}
-    return Pipeline(load_bootstrap(specs, table), load_entry_points=False)
-
-
-def test_exception_in_consume_goes_to_failed_with_the_error(run_to_completion):
+def test_exception_in_consume_goes_to_failed_with_the_error(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 10}), "x": (Exploding, {}), "ok": (Collect, {}), "bad": (Collect, {})},
         [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox"), ("x", "failed", "bad", "inbox")],
@@ -64,7 +26,7 @@ def test_exception_in_consume_goes_to_failed_with_the_error(run_to_completion):
     assert p.snapshot()["modules"]["x"] == {"consumed": 10, "failed": 5}
 
 
-def test_unrouted_failed_queue_counts_and_logs(caplog, run_to_completion):
+def test_unrouted_failed_queue_counts_and_logs(caplog, run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 10}), "x": (Exploding, {}), "ok": (Collect, {})},
         [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox")],
@@ -76,7 +38,7 @@ def test_unrouted_failed_queue_counts_and_logs(caplog, run_to_completion):
     assert len([r for r in caplog.records if "consume() raised" in r.getMessage()]) == 1
 
 
-def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplog, run_to_completion):
+def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplog, run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 1000, "bad_every": 10}), "ok": (Collect, {})},
         [("input", "outbox", "ok", "inbox")],
@@ -88,7 +50,7 @@ def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplo
     assert len([r for r in caplog.records if "malformed" in r.getMessage()]) == 1
 
 
-def test_one_to_many_copies_are_independent(run_to_completion):
+def test_one_to_many_copies_are_independent(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 5}), "a": (Collect, {"mutate": True}), "b": (Collect, {"mutate": True})},
         [("input", "outbox", "a", "inbox"), ("input", "outbox", "b", "inbox")],
@@ -98,7 +60,7 @@ def test_one_to_many_copies_are_independent(run_to_completion):
     assert [e["headers"] for e in p.modules["b"].seen] == [{"touched": "b"}] * 5
 
 
-def test_backpressure_blocks_the_input_and_loses_nothing():
+def test_backpressure_blocks_the_input_and_loses_nothing(pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 3000}), "slow": (Collect, {"delay": 0.001})},
         [("input", "outbox", "slow", "inbox")],
@@ -114,7 +76,7 @@ def test_backpressure_blocks_the_input_and_loses_nothing():
     assert peak <= 200 + 100  # bounded: at most one batch beyond the limit in flight
 
 
-def test_drop_mode_counts_every_drop(run_to_completion):
+def test_drop_mode_counts_every_drop(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 5000}), "slow": (Collect, {"delay": 0.002})},
         [("input", "outbox", "slow", "inbox")],
@@ -146,7 +108,7 @@ def test_stop_during_a_stream_loses_no_accepted_event():
     assert snap["modules"]["out"]["consumed"] == snap["modules"]["input"]["generated"]
 
 
-def test_lifecycle_is_idempotent_and_leaves_no_greenlet():
+def test_lifecycle_is_idempotent_and_leaves_no_greenlet(pipeline):
     p = pipeline({"input": (Counter, {"count": 10}), "ok": (Collect, {})}, [("input", "outbox", "ok", "inbox")])
     with gevent.Timeout(10):
         p.start()
@@ -161,7 +123,7 @@ def test_lifecycle_is_idempotent_and_leaves_no_greenlet():
     assert not p.healthy
 
 
-def test_drain_deadline_forces_and_counts():
+def test_drain_deadline_forces_and_counts(pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 2000}), "slow": (Collect, {"delay": 0.05})},
         [("input", "outbox", "slow", "inbox")],
@@ -203,7 +165,7 @@ class BatchSink(Module):
         self.batches.append(events)
 
 
-def test_consume_batch_takes_whole_batches_and_a_raise_fails_the_batch(run_to_completion):
+def test_consume_batch_takes_whole_batches_and_a_raise_fails_the_batch(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 250}), "sink": (BatchSink, {}), "bad": (Collect, {})},
         [("input", "outbox", "sink", "inbox"), ("sink", "failed", "bad", "inbox")],
@@ -232,7 +194,7 @@ class BadFlush(Module):
         raise RuntimeError("flush failed")
 
 
-def test_an_exception_in_end_of_batch_does_not_kill_the_module(caplog, run_to_completion):
+def test_an_exception_in_end_of_batch_does_not_kill_the_module(caplog, run_to_completion, pipeline):
     p = pipeline({"input": (Counter, {"count": 1000}), "sink": (BadFlush, {})}, [("input", "outbox", "sink", "inbox")])
     with caplog.at_level(logging.WARNING):
         assert run_to_completion(p)
@@ -253,3 +215,42 @@ def test_a_stop_does_not_wait_out_the_testevent_interval():
         started = time.monotonic()
         assert p.stop(20)
         assert time.monotonic() - started < 1
+
+
+def test_when_every_input_has_finished_wait_returns_and_nothing_raises_loopexit():
+    """A counted testevent finishes; wait() returns with nothing else left to run (no metrics
+    loop, no timer): gevent would raise LoopExit from a plain Event.wait() here."""
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "a": {"module": "testevent", "variables": {"interval": 0, "count": 500}},
+                "b": {"module": "testevent", "variables": {"interval": 0, "count": 700}},
+                "out": {"module": "null"},
+            },
+            "routingtable": {"a.outbox": ["out.inbox"], "b.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(10):
+        p.start()
+        assert p.wait() is True
+        assert p.finished
+        assert p.stop(5)
+    assert p.modules["out"].consumed == 1200
+
+
+def test_an_endless_input_keeps_the_pipeline_unfinished():
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "done": {"module": "testevent", "variables": {"interval": 0, "count": 5}},
+                "endless": {"module": "testevent", "variables": {"interval": 0.01}},
+                "out": {"module": "null"},
+            },
+            "routingtable": {"done.outbox": ["out.inbox"], "endless.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(10):
+        p.start()
+        assert p.wait(0.3) is False
+        assert not p.finished and p.modules["done"].finished
+        assert p.stop(5)

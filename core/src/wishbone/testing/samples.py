@@ -1,9 +1,10 @@
 """Sample modules of the shapes the testing kit knows, for tests that need a module to run.
 
 :class:`Upper` (a processor that can fail), :class:`Splitter` (two inboxes, two named outputs),
-:class:`Ticker` (an input with a required parameter), :class:`Collect` (a sink that keeps what
-it consumes), :class:`Exploding` (fails odd events) and :class:`SlowStop` (a stop that hangs:
-what the harness's deadline catches). The core's own tests use them; none is an entry point::
+:class:`Ticker` (an input with a required parameter), :class:`Counter` (a finite input),
+:class:`Collect` (a sink that keeps what it consumes), :class:`Exploding` (fails odd events) and
+:class:`SlowStop` (a stop that hangs: what the harness's deadline catches). The core's own tests
+use them; none is an entry point::
 
     from wishbone.testing.samples import Collect, Upper
 
@@ -16,12 +17,12 @@ from __future__ import annotations
 import gevent
 
 from wishbone.event import new_event
-from wishbone.module import Module
+from wishbone.module import Input, Module, Output, Processor
 
-__all__ = ["Collect", "Exploding", "SlowStop", "Splitter", "Ticker", "Upper"]
+__all__ = ["Collect", "Counter", "Exploding", "SlowStop", "Splitter", "Ticker", "Upper"]
 
 
-class Upper(Module):
+class Upper(Processor):
     """Upper-cases text data; anything else makes consume() raise.
 
     Parameters:
@@ -44,7 +45,7 @@ class Upper(Module):
         self.emit(event)
 
 
-class Splitter(Module):
+class Splitter(Processor):
     """Sends text to ``text`` and everything else to ``other``; also consumes ``side``.
 
     Parameters:
@@ -64,7 +65,7 @@ class Splitter(Module):
         self.emit(event, "text" if isinstance(event["data"], str) else "other")
 
 
-class Ticker(Module):
+class Ticker(Input):
     """Emits a numbered event every interval seconds.
 
     Parameters:
@@ -74,8 +75,6 @@ class Ticker(Module):
     Queues:
         outbox: the numbered events.
     """
-
-    consumes: dict[str, str] = {}
 
     def __init__(self, port: int, interval: float = 0.01) -> None:
         self.port = port
@@ -92,7 +91,7 @@ class Ticker(Module):
             gevent.sleep(self.interval)
 
 
-class SlowStop(Module):
+class SlowStop(Output):
     """Takes far too long to stop.
 
     Queues:
@@ -104,9 +103,15 @@ class SlowStop(Module):
 
 
 class Collect(Module):
-    """Keeps what it consumes (test sink).
+    """Keeps what it consumes in ``seen`` (a test sink).
 
-    Queues: inbox.
+    Parameters:
+        mutate (bool): write its name into each event's headers (``touched``), as a module that
+            changes events does (default false).
+        delay (float): seconds to sleep after each batch: a slow sink (default 0).
+
+    Queues:
+        inbox: events in.
     """
 
     def __init__(self, mutate: bool = False, delay: float = 0.0):
@@ -124,10 +129,44 @@ class Collect(Module):
             gevent.sleep(self.delay)
 
 
-class Exploding(Module):
-    """Raises on odd payloads, passes the rest.
+class Counter(Input):
+    """Generates events 0..count-1 in batches of 100, then stops (an input).
 
-    Queues: inbox, outbox, failed.
+    Parameters:
+        count (int): how many events (default 10).
+        bad_every (int): every bad_every-th event is malformed, it lacks headers (default 0: none).
+
+    Queues:
+        outbox: the numbered events.
+    """
+
+    def __init__(self, count: int = 10, bad_every: int = 0):
+        self.count = count
+        self.bad_every = bad_every
+
+    def on_start(self):
+        self.spawn_producer(self._run)
+
+    def _run(self):
+        batch = []
+        for i in range(self.count):
+            if self.bad_every and i % self.bad_every == 0:
+                batch.append({"data": i})  # no headers: malformed
+            else:
+                batch.append({"headers": {}, "data": i})
+            if len(batch) == 100:
+                self.emit_batch(batch)
+                batch = []
+        self.emit_batch(batch)
+
+
+class Exploding(Processor):
+    """Raises ValueError on odd data (the event goes to ``failed``), passes the rest on.
+
+    Queues:
+        inbox: events in (integer data).
+        outbox: the even ones.
+        failed: the odd ones, with the error in their headers.
     """
 
     def consume(self, event):
