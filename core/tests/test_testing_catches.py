@@ -108,11 +108,9 @@ def test_the_greenlet_check_holds_as_the_first_gevent_use_in_a_process(tmp_path)
         "from wishbone.testing import conformance\n\n"
         "TestFirst = conformance(Upper)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "-k", "no_greenlet"],
         cwd=tmp_path,
-        env=env,
         capture_output=True,
         text=True,
         timeout=60,
