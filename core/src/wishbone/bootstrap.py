@@ -20,6 +20,7 @@ import json
 import re
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,8 +224,13 @@ def _check_keys(source: str, obj: dict, allowed: tuple[str, ...], path: str) -> 
             )
 
 
-def load_dict(document: Any, source: str = "<dict>") -> Bootstrap:
-    """Check a parsed bootstrap *document*; *source* names it in errors."""
+def load_dict(document: Any, source: str = "<dict>", classes: Mapping[str, type] | None = None) -> Bootstrap:
+    """Check a parsed bootstrap *document*; *source* names it in errors.
+
+    *classes* (``{instance name: Module class}``, for tests: :func:`wishbone.testing.load_bootstrap`)
+    gives an instance its class instead of looking its ``module`` up among the entry points;
+    everything else is checked as for a file. A bootstrap file never names a class.
+    """
     _expect(source, document, dict, "", "a JSON object with the sections system, metrics, bootstrap, routingtable")
     errors = _Errors()
     for key in document:
@@ -237,7 +243,7 @@ def load_dict(document: Any, source: str = "<dict>") -> Bootstrap:
     if "bootstrap" not in document:
         errors.add(BootstrapError(source, "bootstrap", "missing: expected an object of module instances"))
     else:
-        modules = _collect(errors, _load_modules, source, document["bootstrap"], errors, broken)
+        modules = _collect(errors, _load_modules, source, document["bootstrap"], errors, broken, classes or {})
     routes = []
     if modules is not None:  # without the bootstrap section, the routes cannot be checked
         routes = _load_routes(source, document.get("routingtable", {}), modules, errors, broken)
@@ -258,13 +264,15 @@ def _collect(errors: _Errors, check, *args: Any) -> Any:
         return None
 
 
-def _load_modules(source: str, section: Any, errors: _Errors, broken: set[str]) -> dict[str, ModuleSpec]:
+def _load_modules(
+    source: str, section: Any, errors: _Errors, broken: set[str], classes: Mapping[str, type]
+) -> dict[str, ModuleSpec]:
     _expect(source, section, dict, "bootstrap", "an object of module instances")
     if not section:
         raise BootstrapError(source, "bootstrap", "expected at least one module instance")
     modules = {}
     for name, entry in section.items():
-        spec = _collect(errors, _load_module, source, name, entry)
+        spec = _collect(errors, _load_module, source, name, entry, classes)
         if spec is None:
             broken.add(name)
         else:
@@ -272,7 +280,7 @@ def _load_modules(source: str, section: Any, errors: _Errors, broken: set[str]) 
     return modules
 
 
-def _load_module(source: str, name: str, entry: Any) -> ModuleSpec:
+def _load_module(source: str, name: str, entry: Any, classes: Mapping[str, type]) -> ModuleSpec:
     path = jpath("bootstrap", name)
     if not _NAME.fullmatch(name):
         raise BootstrapError(source, path, "an instance name is letters, digits, '_' and '-' (no dots)")
@@ -283,7 +291,7 @@ def _load_module(source: str, name: str, entry: Any) -> ModuleSpec:
         raise BootstrapError(source, jpath(path, "module"), "missing: expected the module's name")
     module = _expect(source, entry["module"], str, jpath(path, "module"), "a string")
     variables = _expect(source, entry.get("variables", {}), dict, jpath(path, "variables"), "an object")
-    cls = _load_class(source, module, group, jpath(path, "module"))
+    cls = classes[name] if name in classes else _load_class(source, module, group, jpath(path, "module"))
     if not (isinstance(cls, type) and issubclass(cls, Module)):
         raise BootstrapError(source, jpath(path, "module"), f"{module!r} is not a wishbone Module class")
     check_variables(source, cls, variables, jpath(path, "variables"))
