@@ -28,7 +28,11 @@ COMMANDS = {
     "list": "Lists the available Wishbone modules in group.",
     "show": "Prints the documentation of module NAME in group.",
     "validate": "Checks the bootstrap file without starting it.",
+    "test": "Runs config unit tests: test --config file TESTFILE...; exit 0 if every test passed.",
+    "graph": "Prints the routing table as a picture (--format mermaid, dot or svg).",
 }
+
+GRAPH_FORMATS = ("mermaid", "dot", "svg")
 
 
 class UsageError(Exception):
@@ -89,8 +93,10 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", choices=list(COMMANDS), metavar="command", help="one of: " + ", ".join(COMMANDS))
-    p.add_argument("module", nargs="?", metavar="NAME", help="the module to show (show only)")
-    p.add_argument("--config", metavar="file", help="the bootstrap file (start, debug, validate)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="the module to show (show), the test files (test)")
+    p.add_argument(
+        "--config", metavar="file", help="the bootstrap file (start, debug, validate, test, graph; reload checks it)"
+    )
     p.add_argument(
         "--instances",
         type=positive_int,
@@ -132,20 +138,41 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
     )
     p.add_argument("--syslog", action="store_true", help="start logs to syslog (/dev/log) instead of a file")
     p.add_argument("--strict", action="store_true", help="validate: treat warnings as errors (exit 78)")
+    p.add_argument(
+        "--format",
+        choices=GRAPH_FORMATS,
+        default="mermaid",
+        metavar="format",
+        help=f"graph: one of {', '.join(GRAPH_FORMATS)} (default mermaid)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=seconds,
+        default=30.0,
+        metavar="seconds",
+        help="reload: how long to wait for every worker to report (default 30)",
+    )
     p.add_argument("--version", action="version", version=f"{server.name} {server.version}")
     return p
 
 
 def check(server: ParallelServer, args: argparse.Namespace) -> None:
     """Check what each command requires and fill in the defaults that depend on the command."""
-    if args.command in ("start", "debug", "validate") and not args.config:
+    if args.command in ("start", "debug", "validate", "test", "graph") and not args.config:
         raise UsageError(f"{args.command} needs --config file")
-    if args.command == "show" and not args.module:
+    args.module = args.names[0] if args.command == "show" and args.names else None
+    args.tests = list(args.names) if args.command == "test" else []
+    if args.command == "show" and not args.names:
         raise UsageError("show needs the name of a module: show NAME")
-    if args.module and args.command != "show":
-        raise UsageError(f"unexpected argument {args.module!r}")
+    if args.command == "test" and not args.names:
+        raise UsageError("test needs one or more test files: test --config file TESTFILE...")
+    allowed = {"show": 1, "test": len(args.names)}.get(args.command, 0)
+    if len(args.names) > allowed:
+        raise UsageError(f"unexpected argument {args.names[allowed]!r}")
     if args.strict and args.command != "validate":
         raise UsageError("--strict is an option of validate")
+    if args.format != "mermaid" and args.command != "graph":
+        raise UsageError("--format is an option of graph")
     # A foreground run needs no pidfile: two debug runs side by side are fine. The others
     # share the default, so that `stop` finds what `start` started.
     args.pid_given = args.pid is not None

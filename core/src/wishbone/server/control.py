@@ -104,6 +104,10 @@ def _warn(server: ParallelServer, boot) -> None:
 
 
 def _log_to(handler: logging.Handler, level: str) -> None:
+    """Make *handler* the only one of the root logger, secrets scrubbed from every line it writes."""
+    from wishbone.configfile import SecretFilter
+
+    handler.addFilter(SecretFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
