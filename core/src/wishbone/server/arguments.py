@@ -28,6 +28,7 @@ COMMANDS = {
     "list": "Lists the available Wishbone modules in group.",
     "show": "Prints the documentation of module NAME in group.",
     "validate": "Checks the bootstrap file without starting it.",
+    "reload": "Reloads the running server's bootstrap file (as SIGHUP does); unchanged modules keep running.",
     "test": "Runs config unit tests: test --config file TESTFILE...; exit 0 if every test passed.",
     "graph": "Prints the routing table as a picture (--format mermaid, dot or svg).",
 }
@@ -144,13 +145,6 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
         default="mermaid",
         metavar="format",
         help=f"graph: one of {', '.join(GRAPH_FORMATS)} (default mermaid)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=seconds,
-        default=30.0,
-        metavar="seconds",
-        help="reload: how long to wait for every worker to report (default 30)",
     )
     p.add_argument("--version", action="version", version=f"{server.name} {server.version}")
     return p
