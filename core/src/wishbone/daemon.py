@@ -165,12 +165,14 @@ def read_status(fd: int, timeout: float) -> tuple[int, str] | None:
 
 
 # --------------------------------------------------------------------------------- the worker
-def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> int:
+def run_worker(config: str, instance: int, deadline: float, ready_fd: int, control_path: str | None = None) -> int:
     """Run one pipeline in this (freshly forked) process until it is stopped or finished; return an exit code.
 
     Writes ``0 ok`` on *ready_fd* once the pipeline has started, or ``78 <error>`` if the
     bootstrap file cannot be built; later ``0 finished`` if every input finished (then
     the worker drains and exits by itself). Exit 0 means it drained within *deadline*.
+    With *control_path*, it listens there for ``wishbone top`` and ``tap``
+    (:mod:`wishbone.controlsocket`) while it runs.
     """
     import gevent
     from gevent.exceptions import LoopExit
@@ -218,6 +220,16 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         report(ready_fd, 1, f"Instance #{instance} failed to start: {type(exc).__name__}: {exc}")
         pipeline.stop(min(deadline, 5.0))
         return 1
+    control = None
+    if control_path is not None:
+        from wishbone.controlsocket import ControlServer
+
+        control = ControlServer(pipeline, control_path)
+        try:
+            control.start()
+        except OSError as exc:
+            log.warning("No control socket (top, tap) at %s: %s", control_path, exc.strerror or exc)
+            control = None
     report(ready_fd, 0, "ok", close=False)
     activity = ActivityLog(pipeline, log) if log.isEnabledFor(logging.DEBUG) else None
     finished = False
@@ -231,6 +243,8 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         finished = True
     if activity is not None:
         activity.stop()
+    if control is not None:
+        control.stop()
     done.append(True)
     with one_at_a_time:  # a reload under way completes before the drain
         pass
@@ -533,7 +547,10 @@ class Supervisor:
                 if os.getppid() != parent:  # the parent died before we asked to die with it
                     os._exit(1)
                 set_title(f"{self.name}: worker #{worker.instance} {self.shown_config}")
-                code = run_worker(self.config, worker.instance, self.deadline, w)
+                from wishbone.controlsocket import socket_path
+
+                control = None if self.pid_path is None else socket_path(self.pid_path, worker.instance)
+                code = run_worker(self.config, worker.instance, self.deadline, w, control)
             except BaseException:
                 logging.getLogger("wishbone").exception("Instance #%d crashed", worker.instance)
             finally:

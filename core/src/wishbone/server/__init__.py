@@ -1,5 +1,5 @@
 """The command line of a Wishbone server: ``start``, ``stop``, ``debug``, ``kill``, ``reload``, ``list``, ``show``,
-``validate``, ``test``, ``graph``.
+``validate``, ``test``, ``graph``, ``tap``, ``top``.
 
 :class:`ParallelServer` is public so that a user's own script gets the same command line
 under its own name and banner::
@@ -16,6 +16,8 @@ The rooms of this package, each where its name says:
 * :mod:`wishbone.server.control`: process control (``debug``, ``start``, ``stop``, ``kill``,
   ``reload``), on top of the supervisor and workers of :mod:`wishbone.daemon`;
 * :mod:`wishbone.server.catalog`: documentation rendering (``list``, ``show``, ``graph``);
+* :mod:`wishbone.server.observe`: watching a running server (``top``, ``tap``) through its
+  workers' control sockets (:mod:`wishbone.controlsocket`);
 * :mod:`wishbone.server.validate`: checking a bootstrap file: ``validate`` (every error and
   warning) and ``test`` (config unit tests, :mod:`wishbone.configtest`).
 
@@ -39,7 +41,7 @@ from wishbone import discovery, pidfile
 from wishbone.bootstrap import EX_CONFIG, BootstrapError
 from wishbone.configfile import scrub
 from wishbone.log import source_logger
-from wishbone.server import arguments, catalog, control
+from wishbone.server import arguments, catalog, control, observe
 from wishbone.server import validate as validation
 from wishbone.server.arguments import EX_USAGE, UsageError
 
@@ -188,6 +190,14 @@ class ParallelServer:
     def cmd_graph(self, args: argparse.Namespace) -> int:
         """Print the routing table as a Mermaid, Graphviz dot or SVG picture."""
         return catalog.graph(self, args)
+
+    def cmd_tap(self, args: argparse.Namespace) -> int:
+        """Print sampled events passing ``NAME.QUEUE`` in every worker (JSON lines), up to ``--limit``."""
+        return observe.tap(self, args)
+
+    def cmd_top(self, args: argparse.Namespace) -> int:
+        """Live rates, sizes and drops per queue and module, redrawn every ``--interval`` s (``--once``: once)."""
+        return observe.top(self, args)
 
     def cmd_list(self, args: argparse.Namespace) -> int:
         """A table of the modules in ``--group``: name, kind, package, version, summary."""

@@ -31,6 +31,8 @@ COMMANDS = {
     "reload": "Reloads the running server's bootstrap file (as SIGHUP does); unchanged modules keep running.",
     "test": "Runs config unit tests: test --config file TESTFILE...; exit 0 if every test passed.",
     "graph": "Prints the routing table as a picture (--format mermaid, dot or svg).",
+    "tap": "Prints a sample of the events passing NAME.QUEUE in every worker: tap NAME.QUEUE [--limit N].",
+    "top": "Shows live rates, sizes and drops per queue and module, refreshed in place (--once: one table).",
 }
 
 GRAPH_FORMATS = ("mermaid", "dot", "svg")
@@ -94,7 +96,9 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", choices=list(COMMANDS), metavar="command", help="one of: " + ", ".join(COMMANDS))
-    p.add_argument("names", nargs="*", metavar="NAME", help="the module to show (show), the test files (test)")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="the module to show (show), the test files (test), NAME.QUEUE (tap)"
+    )
     p.add_argument(
         "--config", metavar="file", help="the bootstrap file (start, debug, validate, test, graph; reload checks it)"
     )
@@ -146,6 +150,11 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
         metavar="format",
         help=f"graph: one of {', '.join(GRAPH_FORMATS)} (default mermaid)",
     )
+    p.add_argument("--limit", type=int, default=0, metavar="number", help="tap: stop after this many events (0: never)")
+    p.add_argument("--once", action="store_true", help="top: print one table and exit")
+    p.add_argument(
+        "--interval", type=seconds, default=2.0, metavar="seconds", help="top: seconds between refreshes (default 2)"
+    )
     p.add_argument("--version", action="version", version=f"{server.name} {server.version}")
     return p
 
@@ -160,7 +169,12 @@ def check(server: ParallelServer, args: argparse.Namespace) -> None:
         raise UsageError("show needs the name of a module: show NAME")
     if args.command == "test" and not args.names:
         raise UsageError("test needs one or more test files: test --config file TESTFILE...")
-    allowed = {"show": 1, "test": len(args.names)}.get(args.command, 0)
+    args.queue = args.names[0] if args.command == "tap" and args.names else None
+    if args.command == "tap" and (not args.queue or "." not in args.queue):
+        raise UsageError("tap needs the queue to sample: tap NAME.QUEUE (e.g. tap input.outbox)")
+    if args.limit < 0:
+        raise UsageError("--limit must be 0 (no limit) or more")
+    allowed = {"show": 1, "test": len(args.names), "tap": 1}.get(args.command, 0)
     if len(args.names) > allowed:
         raise UsageError(f"unexpected argument {args.names[allowed]!r}")
     if args.strict and args.command != "validate":
