@@ -183,7 +183,7 @@ def test_a_body_that_does_not_decode_goes_to_failed_and_is_rejected(amqp_url, br
     h = harness(AMQPIn, {"url": amqp_url, "queue": source, "decode": "json", "declare": False}, timeout=10).start()
     [bad] = h.collect("failed", 1)
     [good] = h.collect("outbox", 1)
-    assert bad["data"] == b"{not json" and bad["headers"]["error"]["type"] == "JSONDecodeError"
+    assert bad["data"] == b"{not json" and bad["headers"]["error"]["type"] == "CodecError"
     assert good["data"] == [1]
     del bad, good
     h.collected("failed").clear()
