@@ -48,10 +48,11 @@ class AMQPIn(Module):
     """Consumes a RabbitMQ queue; a message is acknowledged once its event was delivered.
 
     Every message becomes an event ``{"headers": {"amqp": {"routing_key", "exchange",
-    "delivery_tag", "redelivered", "properties": {...}}}, "data": body}``; ``properties``
-    holds every message property that is set (``message_id``, ``correlation_id``,
-    ``headers``, ``content_type``, ``priority``, ``timestamp``...), which ``amqp_out``
-    publishes again. The body is passed as it is (``decode: raw``) or decoded. The message is
+    "delivery_tag", "redelivered", "properties": {...}, "decode": "raw"}}, "data": body}``;
+    ``properties`` holds every message property that is set (``message_id``,
+    ``correlation_id``, ``headers``, ``content_type``, ``priority``, ``timestamp``...), which
+    ``amqp_out`` publishes again; ``decode`` names the codec the body went through (by which
+    ``amqp_out`` encodes it back). The body is passed as it is (``decode: raw``) or decoded. The message is
     acknowledged (in batches, ``multiple=True``) only when every copy of its event has been
     delivered downstream: confirmed by an ``amqp_out``, written by another output, or filtered
     out. An event that reaches a ``failed`` queue or is dropped is rejected: requeued, or
@@ -323,6 +324,7 @@ class AMQPIn(Module):
         outstanding = link.outstanding.append
         settle = self._settled
         decode = self._codec.decode_frame
+        codec_name = self.decode
         events = []
         append = events.append
         failed = None
@@ -335,6 +337,7 @@ class AMQPIn(Module):
                     "delivery_tag": tag,
                     "redelivered": method.redelivered,
                     "properties": {k: v for k, v in properties.__dict__.items() if v is not None},
+                    "decode": codec_name,
                 }
             }
             outstanding(tag)

@@ -70,6 +70,9 @@ def _lookup(headers: dict, path: tuple[str, ...], parameter: str) -> str:
     return value
 
 
+_ENCODERS = {name: codec.get(name).encode for name in codec.names()}
+
+
 def _check_properties(properties: dict, where: str) -> dict:
     unknown = sorted(set(properties) - PROPERTY_NAMES)
     if unknown:
@@ -80,8 +83,8 @@ def _check_properties(properties: dict, where: str) -> dict:
 class AMQPOut(Module):
     """Publishes events to RabbitMQ; an event is delivered once the broker confirmed it.
 
-    A shovel by default: the body is ``data`` encoded with ``encode`` (``raw``: bytes as they
-    are, text as UTF-8, anything else as JSON), and the message properties are those in the
+    A shovel by default: the body is ``data`` encoded back the way ``amqp_in`` decoded it
+    (``raw``: the same bytes; ``json``: JSON again), and the message properties are those in the
     event's ``headers.amqp.properties`` (where ``amqp_in`` puts every property of the message
     it consumed: ``message_id``, ``correlation_id``, ``headers``, ``priority``,
     ``timestamp``...), except where a parameter (``persistent``, ``content_type``,
@@ -104,10 +107,12 @@ class AMQPOut(Module):
         routing_key_header (str): take the routing key from this header, e.g.
             ``"amqp.routing_key"`` (default None: use ``routing_key``). An event without the
             header goes to ``failed``.
-        encode (str): how ``data`` becomes the body: ``"raw"`` (default: bytes as they are,
-            str as UTF-8, None empty, anything else JSON), ``"text"`` (str only) or
-            ``"json"`` (every data as one JSON text, UTF-8; use it after ``decode: json``,
-            so that a JSON string stays JSON). Data that does not encode goes to ``failed``.
+        encode (str): how ``data`` becomes the body. ``"auto"`` (default): with the codec
+            named by the event's ``headers.amqp.decode`` (what ``amqp_in`` decoded the body
+            with, so ``json`` in gives JSON out, a JSON string included), otherwise ``raw``.
+            ``"raw"``: bytes as they are, str as UTF-8, None empty, anything else JSON;
+            ``"text"``: str only; ``"json"``: every data as one JSON text, UTF-8. Data that
+            does not encode goes to ``failed``.
         properties_header (str): the header holding the message properties to publish, a
             dotted path (default ``"amqp.properties"``, as ``amqp_in`` sets it; None: none).
             A ``user_id`` other than the URL's user is left out (the broker refuses it).
@@ -146,7 +151,7 @@ class AMQPOut(Module):
         routing_key: str = "",
         exchange_header: str | None = None,
         routing_key_header: str | None = None,
-        encode: Literal["raw", "text", "json"] = "raw",
+        encode: Literal["auto", "raw", "text", "json"] = "auto",
         properties_header: str | None = "amqp.properties",
         properties: dict | None = None,
         persistent: bool | None = None,
@@ -191,7 +196,7 @@ class AMQPOut(Module):
         self._routing_key_path = _header_path(routing_key_header)
         self._properties_path = _header_path(properties_header)
         self.encode = encode
-        self._encode = codec.get(encode).encode
+        self._encode = None if encode == "auto" else codec.get(encode).encode
         self.window = window
         # Parameters over the message's own properties; a message without any gets `default`.
         fixed = dict(_check_properties(dict(properties or {}), "properties"))
@@ -287,7 +292,12 @@ class AMQPOut(Module):
             if self._routing_key_path is None
             else _lookup(headers, self._routing_key_path, "routing_key_header")
         )
-        return event, exchange, routing_key, self._encode(event["data"]), self._message_properties(headers)
+        encode = self._encode
+        if encode is None:  # auto: as amqp_in decoded it
+            amqp = headers.get("amqp")
+            name = amqp.get("decode", "raw") if isinstance(amqp, dict) else "raw"
+            encode = _ENCODERS.get(name) or codec.get(name).encode  # ValueError for a name it does not know
+        return event, exchange, routing_key, encode(event["data"]), self._message_properties(headers)
 
     def _message_properties(self, headers: dict) -> pika.BasicProperties:
         """The event's own properties (from ``properties_header``) under the parameters' ones."""
