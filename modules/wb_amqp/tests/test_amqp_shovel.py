@@ -104,7 +104,7 @@ def test_decode_json_gives_the_same_json_back_as_utf8(amqp_url, broker, out_vars
 
 
 def test_decode_text_leaves_the_body_as_it_came(amqp_url, broker):
-    bodies = ["line one\n".encode(), "ü ✓".encode()]
+    bodies = [b"line one\n", "ü ✓".encode()]
     got = _shovel(amqp_url, broker, bodies, {}, in_vars={"decode": "text"})
     assert [body for _, body in got] == bodies
 
