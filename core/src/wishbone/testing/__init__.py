@@ -1,8 +1,9 @@
 """Testing kit for module authors: a harness, pytest fixtures and a conformance suite.
 
 Shipped with the core and registered as a pytest plugin (entry point ``pytest11``), so a
-module package's tests get the fixtures ``harness``, ``udp_port``, ``amqp_url`` and
-``amqp_vhost``/``amqp_vhost_url`` (a throwaway RabbitMQ vhost) without imports.
+module package's tests get the fixtures ``harness`` and ``udp_port`` without imports (a
+connector package brings its server's fixtures in a plugin of its own, skipping or failing
+through :func:`~wishbone.testing.services.unavailable`).
 :mod:`wishbone.testing.cli` runs the real ``wishbone`` command in a subprocess. The pieces::
 
     from wishbone.testing import Harness, conformance
@@ -25,18 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wishbone.testing.harness import Harness, HarnessTimeout
-    from wishbone.testing.services import AMQP_URL, amqp_available, free_udp_port
+    from wishbone.testing.services import free_udp_port, unavailable
     from wishbone.testing.suite import conformance
 
-__all__ = ["AMQP_URL", "Harness", "HarnessTimeout", "amqp_available", "conformance", "free_udp_port"]
+__all__ = ["Harness", "HarnessTimeout", "conformance", "free_udp_port", "unavailable"]
 
 _HOMES = {
     "Harness": "wishbone.testing.harness",
     "HarnessTimeout": "wishbone.testing.harness",
     "conformance": "wishbone.testing.suite",
-    "AMQP_URL": "wishbone.testing.services",
-    "amqp_available": "wishbone.testing.services",
     "free_udp_port": "wishbone.testing.services",
+    "unavailable": "wishbone.testing.services",
 }
 
 
