@@ -42,12 +42,9 @@ __all__ = [
     "vhost_url",
 ]
 
-_HOMES = {
-    **dict.fromkeys(("Broker", "close_all_connections", "connections", "ids", "queue_states"), "wb_amqp.testing.broker"),
-    **dict.fromkeys(
-        ("AMQP_URL", "amqp_available", "amqp_url_from_env", "rabbitmqctl", "vhost_url"), "wb_amqp.testing.services"
-    ),
-}
+_BROKER = ("Broker", "close_all_connections", "connections", "ids", "queue_states")
+_SERVICES = ("AMQP_URL", "amqp_available", "amqp_url_from_env", "rabbitmqctl", "vhost_url")
+_HOMES = {**dict.fromkeys(_BROKER, "wb_amqp.testing.broker"), **dict.fromkeys(_SERVICES, "wb_amqp.testing.services")}
 
 
 def __getattr__(name: str) -> Any:

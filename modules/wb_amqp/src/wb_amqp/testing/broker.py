@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import pika
 import pika.exceptions
+
 from wb_amqp.testing.services import rabbitmqctl
 
 __all__ = ["Broker", "close_all_connections", "connections", "ids", "queue_states", "rabbitmqctl"]

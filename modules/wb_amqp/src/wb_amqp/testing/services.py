@@ -11,7 +11,15 @@ import socket
 import subprocess
 from urllib.parse import urlsplit
 
-__all__ = ["AMQP_URL", "AMQP_URL_ENV", "START_BROKER", "amqp_available", "amqp_url_from_env", "rabbitmqctl", "vhost_url"]
+__all__ = [
+    "AMQP_URL",
+    "AMQP_URL_ENV",
+    "START_BROKER",
+    "amqp_available",
+    "amqp_url_from_env",
+    "rabbitmqctl",
+    "vhost_url",
+]
 
 #: The broker the tests expect: a local RabbitMQ with its default account.
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
