@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import pathlib
+import re
 
 import pika
 from amqp_support import wait_for
@@ -88,3 +89,9 @@ def test_a_dead_letter_exchange_nobody_declared_is_refused_by_name(amqp_url, bro
     line = next(r.getMessage() for r in caplog.records if missing in r.getMessage())
     assert "does not exist" in line and "dead_letter_queue" in line
     assert broker.count(source) == 1, "the message must stay in its queue"
+
+
+def test_the_readme_shows_the_shipped_example_as_it_is():
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme, re.S) if '"bootstrap"' in b]
+    assert json.loads(EXAMPLE.read_text()) in blocks

@@ -109,17 +109,17 @@ def test_decode_text_leaves_the_body_as_it_came(amqp_url, broker):
     assert [body for _, body in got] == bodies
 
 
-def test_decode_json_refuses_nan_so_nothing_invalid_is_sent_on(amqp_url, broker):
+def test_decode_json_refuses_nan_and_garbage_so_nothing_invalid_is_sent_on(amqp_url, broker):
     source, target = broker.queue("in"), broker.queue("out")
-    broker.publish(source, [b'{"a": NaN}', b"Infinity", b'{"a": 1}'])
+    broker.publish(source, [b'{"a": NaN}', b"Infinity", b"[" * 100_000, b'{"a": 1}'])
     p = pipeline(amqp_url, source, target, in_vars={"decode": "json"})
     p.start()
     try:
         wait_for(lambda: p.snapshot()["modules"]["input"]["acked"] == 1, 20, show=p.snapshot)
-        wait_for(lambda: p.snapshot()["modules"]["input"]["rejected"] == 2, 20, show=p.snapshot)
+        wait_for(lambda: p.snapshot()["modules"]["input"]["rejected"] == 3, 20, show=p.snapshot)
     finally:
         assert p.stop(10)
-    assert p.snapshot()["modules"]["input"]["decode_errors"] == 2
+    assert p.snapshot()["modules"]["input"]["decode_errors"] == 3
     assert broker.take_all(target, idle=0.3) == [b'{"a":1}']
 
 

@@ -343,7 +343,7 @@ class AMQPIn(Module):
             outstanding(tag)
             try:
                 data = decode(body)
-            except codec.CodecError as exc:
+            except Exception as exc:  # CodecError; and whatever else, garbage never stops the input
                 headers["error"] = _error_record(self.name, exc)
                 self.emit(track({"headers": headers, "data": body}, settle, (generation, tag)), "failed")
                 failed = f"{type(exc).__name__}: {exc}"  # text only: a kept exception keeps its frames

@@ -39,7 +39,7 @@ def _refuse_constant(name: str) -> Any:
 def _json_bytes(data: Any) -> bytes:
     try:
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-    except (TypeError, ValueError) as exc:  # a set, an object; NaN; a lone surrogate
+    except (TypeError, ValueError, RecursionError) as exc:  # a set, an object; NaN; a lone surrogate; a cycle
         raise CodecError(f"cannot be written as JSON: {exc}") from None
 
 
@@ -114,6 +114,8 @@ class JSON(Codec):
             raise CodecError(f"invalid UTF-8 at byte {exc.start}: {exc.reason}") from None
         except json.JSONDecodeError as exc:
             raise CodecError(f"not JSON: {exc}") from None
+        except RecursionError:
+            raise CodecError("not JSON this parser can read: nested too deeply") from None
 
     def encode(self, data: Any) -> bytes:
         return _json_bytes(data)
