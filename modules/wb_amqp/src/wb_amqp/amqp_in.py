@@ -10,8 +10,9 @@ import gevent
 import gevent.event
 import pika.exceptions
 from wishbone.ack import track
+from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
-from wishbone.module import Module
+from wishbone.module import Input
 
 from wb_amqp import codec
 from wb_amqp.connector import DEFAULT_URL, Connector
@@ -19,11 +20,6 @@ from wb_amqp.session import Session
 from wb_amqp.topology import Topology
 
 __all__ = ["AMQPIn"]
-
-
-def _error_record(module: str, exc: BaseException) -> dict:
-    """The ``headers["error"]`` record of a body that did not decode."""
-    return {"module": module, "type": type(exc).__name__, "message": str(exc)}
 
 
 class _Link:
@@ -44,7 +40,7 @@ class _Link:
         self.consumer_tag: str | None = None
 
 
-class AMQPIn(Module):
+class AMQPIn(Input):
     """Consumes a RabbitMQ queue; a message is acknowledged once its event was delivered.
 
     Every message becomes an event ``{"headers": {"amqp": {"routing_key", "exchange",
@@ -102,8 +98,6 @@ class AMQPIn(Module):
         outbox: one event per message.
         failed: events whose body did not decode (the message is rejected once released).
     """
-
-    consumes: dict = {}
 
     def __init__(
         self,
@@ -344,7 +338,7 @@ class AMQPIn(Module):
             try:
                 data = decode(body)
             except Exception as exc:  # CodecError; and whatever else, garbage never stops the input
-                headers["error"] = _error_record(self.name, exc)
+                headers["error"] = error_record(self.name, exc)
                 self.emit(track({"headers": headers, "data": body}, settle, (generation, tag)), "failed")
                 failed = f"{type(exc).__name__}: {exc}"  # text only: a kept exception keeps its frames
                 self.decode_errors += 1

@@ -14,7 +14,7 @@ import pika
 import pika.exceptions
 from pika.spec import Basic
 from wishbone.ack import mark_abandoned
-from wishbone.module import Module
+from wishbone.module import Output
 
 from wb_amqp import codec
 from wb_amqp.connector import DEFAULT_URL, Connector
@@ -80,7 +80,7 @@ def _check_properties(properties: dict, where: str) -> dict:
     return properties
 
 
-class AMQPOut(Module):
+class AMQPOut(Output):
     """Publishes events to RabbitMQ; an event is delivered once the broker confirmed it.
 
     A shovel by default: the body is ``data`` encoded back the way ``amqp_in`` decoded it
