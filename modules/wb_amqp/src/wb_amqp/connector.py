@@ -56,7 +56,12 @@ class Connector(Generic[T]):
         self.timeout = timeout
         self.reconnect_delay = reconnect_delay
         self.reconnect_max_delay = reconnect_max_delay
-        self.reconnect = Reconnect(reconnect_delay, reconnect_max_delay)  # ValueError for nonsense delays
+        try:
+            self.reconnect = Reconnect(reconnect_delay, reconnect_max_delay)
+        except ValueError as exc:
+            raise ValueError(
+                f"reconnect_delay {reconnect_delay:g}, reconnect_max_delay {reconnect_max_delay:g}: {exc}"
+            ) from None
         #: The session in service (opened, topology declared, set up); None between sessions.
         self.session: Session | None = None
         self._opening: Session | None = None
