@@ -10,7 +10,7 @@ import gevent.socket
 import pytest
 from udp_helpers import build, free_port, wait_until
 from wb_udp import UDPOut
-from wishbone import new_event
+from wishbone import BootstrapError, new_event
 from wishbone.testing import Harness
 
 
@@ -36,7 +36,7 @@ def test_bytes_text_and_other_data_are_sent_as_one_datagram_each(receiver):
     assert got[1] == "héllo".encode()
     assert json.loads(got[2]) == {"a": [1, 2.5, None]}
     assert got[3:] == [b"42", b'["x"]']
-    assert h.module.metrics() == {"sent": 5, "send_errors": 0}
+    assert h.module.metrics() == {"sent": 5, "send_errors": 0, "encode_errors": 0}
 
 
 def test_a_datagram_too_long_goes_to_failed_and_is_counted(receiver):
@@ -47,7 +47,48 @@ def test_a_datagram_too_long_goes_to_failed_and_is_counted(receiver):
         assert receiver.recvfrom(65535)[0] == b"after"
     assert bad["headers"]["error"]["type"] == "OSError"
     assert "too long" in bad["headers"]["error"]["message"]
-    assert h.module.metrics() == {"sent": 1, "send_errors": 1}
+    assert h.module.metrics() == {"sent": 1, "send_errors": 1, "encode_errors": 0}
+
+
+@pytest.mark.parametrize(
+    ("encode", "data", "datagram"),
+    [
+        ("json", "just a string", b'"just a string"'),
+        ("json", {"ü": "✓", "n": float("nan")}, '{"ü":"✓","n":null}'.encode()),
+        ("lines", "hello", b"hello\n"),
+        ("json_lines", {"a": 1}, b'{"a":1}\n'),
+        ("msgpack", {"a": b"\xff"}, b"\x81\xa1a\xc4\x01\xff"),
+        ("text", "héllo", "héllo".encode()),
+    ],
+)
+def test_every_codec_of_the_core_encodes_datagrams(receiver, encode, data, datagram):
+    port = receiver.getsockname()[1]
+    with gevent.Timeout(10), Harness(UDPOut, {"port": port, "encode": encode}) as h:
+        h.feed([new_event(data)])
+        assert receiver.recvfrom(65535)[0] == datagram
+        h.wait_consumed(1)
+
+
+def test_data_the_codec_cannot_encode_goes_to_failed_and_is_counted(receiver):
+    port = receiver.getsockname()[1]
+    with gevent.Timeout(10), Harness(UDPOut, {"port": port, "encode": "text"}) as h:
+        h.feed([new_event({"not": "text"}), new_event("after")])
+        [bad] = h.collect("failed", 1)
+        assert receiver.recvfrom(65535)[0] == b"after"
+    assert bad["headers"]["error"] == {
+        "module": h.module.name,
+        "type": "CodecError",
+        "message": "text encodes str, not dict",
+    }
+    assert h.module.metrics() == {"sent": 1, "send_errors": 0, "encode_errors": 1}
+
+
+def test_an_unknown_encode_is_a_load_error_naming_the_codecs():
+    with pytest.raises(BootstrapError, match="bootstrap.out.*encode: unknown codec 'xml'"):
+        build(
+            {"input": ("testevent", {}), "out": ("udp_out", {"port": 9, "encode": "xml"})},
+            {"input.outbox": ["out.inbox"]},
+        )
 
 
 def test_a_pipeline_sends_every_event(receiver):

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import time
-from collections.abc import Callable
-from typing import Any, Literal
 
 import gevent
 import gevent.socket
-from wishbone import Module
+from wishbone import Module, codec
 from wishbone.log import RateLimitedLog
 
 from wb_udp.kernel import inode_of, kernel_drops, set_receive_buffer
@@ -31,13 +28,6 @@ class _Idle(Exception):
 _IDLE = _Idle()
 
 
-def _decode_text(data: bytes) -> str:
-    return data.decode("utf-8")
-
-
-DECODERS: dict[str, Callable[[bytes], Any] | None] = {"raw": None, "text": _decode_text, "json": json.loads}
-
-
 class UDPIn(Module):
     """A UDP server: one event per datagram, read in batches by one greenlet.
 
@@ -48,9 +38,12 @@ class UDPIn(Module):
     kernel spreads datagrams over them (by sender address and port). Port 0 (a free port,
     for this socket alone) is bound without it.
 
-    A datagram that cannot be decoded (``decode`` text or json), or that is longer than
-    ``max_size``, goes to ``failed`` with its raw bytes as data and the reason in
-    ``headers.error``; it is counted and never stops the reader.
+    ``decode`` names a codec of :mod:`wishbone.codec`: ``raw`` keeps the datagram's bytes,
+    ``text`` decodes it whole (``echo hi | nc -u`` sends ``"hi\\n"``, newline included),
+    ``lines`` makes one event per line without its line ending (``"hi"``), ``json``,
+    ``json_lines`` and ``msgpack`` parse it. A datagram that does not decode, or that is
+    longer than ``max_size``, goes to ``failed`` whole, its raw bytes as data and the reason
+    in ``headers.error``; it is counted and never stops the reader.
 
     Parameters:
         port (int): UDP port to listen on; 0 picks a free one, not shared (logged).
@@ -60,14 +53,17 @@ class UDPIn(Module):
         buffer_size (int): socket receive buffer asked for, in bytes (default 8 MiB; 0 keeps the
             kernel's default). The kernel drops datagrams when it is full, e.g. while the
             pipeline is busy; what the kernel granted is logged at start.
-        decode (str): "raw" (bytes, the default), "text" (UTF-8 str) or "json" (parsed value).
+        decode (str): a codec: "raw" (bytes, the default), "text" (UTF-8 str, whole), "lines"
+            (one event per line), "json", "json_lines" (alias "ndjson") or "msgpack".
 
     Queues:
-        outbox: one event per datagram.
-        failed: datagrams that failed decoding (data: the raw bytes; headers.error: why).
+        outbox: one event per datagram (per line with "lines" and "json_lines").
+        failed: datagrams that did not decode or were too long (data: the raw bytes;
+            headers.error: why).
 
     Metrics:
-        datagrams: datagrams received.  decode_failures: datagrams sent to failed.
+        datagrams: datagrams received.  events: events emitted to the outbox.
+        decode_failures: datagrams sent to failed.
         kernel_drops: datagrams the kernel dropped for this socket (receive buffer full), read
             from /proc/net/udp; absent where /proc is not available.
     """
@@ -80,7 +76,7 @@ class UDPIn(Module):
         address: str = "127.0.0.1",
         max_size: int = 65535,
         buffer_size: int = 8 * 1024 * 1024,
-        decode: Literal["raw", "text", "json"] = "raw",
+        decode: str = "raw",
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
@@ -88,14 +84,17 @@ class UDPIn(Module):
             raise ValueError(f"max_size must be 1..{MAX_UDP_PAYLOAD} bytes, got {max_size}")
         if buffer_size < 0:
             raise ValueError(f"buffer_size must be 0 (kernel default) or more bytes, got {buffer_size}")
-        if decode not in DECODERS:
-            raise ValueError(f"decode must be one of {', '.join(DECODERS)}, got {decode!r}")
+        try:
+            self._codec = codec.get(decode)
+        except ValueError as exc:  # names the codecs; the bootstrap adds the JSON path
+            raise ValueError(f"decode: {exc}") from None
         self.port = port
         self.address = address
         self.max_size = max_size
         self.buffer_size = buffer_size
         self.decode = decode
         self.datagrams = 0
+        self.events = 0
         self.decode_failures = 0
         self.buffer_granted: int | None = None
         self._sock: socket.socket | None = None
@@ -146,7 +145,7 @@ class UDPIn(Module):
         self._close()
 
     def metrics(self) -> dict:
-        found = {"datagrams": self.datagrams, "decode_failures": self.decode_failures}
+        found = {"datagrams": self.datagrams, "events": self.events, "decode_failures": self.decode_failures}
         if self._sock is not None and self._inode is not None:
             drops = kernel_drops(self._inode)
             if drops is not None:
@@ -169,34 +168,38 @@ class UDPIn(Module):
         recvfrom = sock.recvfrom
         bufsize = self.max_size + 1  # one byte more: a longer datagram is seen, not cut short
         max_size = self.max_size
-        decode = DECODERS[self.decode]
+        decode = None if self._codec.name == "raw" else self._codec.decode  # raw: the bytes, no call
         batch_size = self.source_queues["outbox"].batch_size
 
         def read_batch() -> bool:
             """Read what is there, up to a batch, and hand it on; True if the batch was full."""
             events: list[dict] = []
             failed: list[dict] = []
+            read = 0
             full = False
             try:
-                for _ in range(batch_size):
+                while read < batch_size:
                     data, peer = recvfrom(bufsize)
-                    headers = {"udp": {"peer": [peer[0], peer[1]]}}
+                    read += 1
                     if len(data) > max_size:
-                        failed.append(self._failure(headers, data, ValueError("datagram longer than max_size")))
+                        failed.append(self._failure(peer, data, ValueError("datagram longer than max_size")))
                     elif decode is None:
-                        events.append({"headers": headers, "data": data})
+                        events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": data})
                     else:
                         try:
-                            events.append({"headers": headers, "data": decode(data)})
+                            items = decode(data)
                         except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
-                            failed.append(self._failure(headers, data, exc))
-                else:
-                    full = True
+                            failed.append(self._failure(peer, data, exc))
+                            continue
+                        for item in items:
+                            events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": item})
+                full = True
             except BlockingIOError:
                 pass
             except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
                 self._bad.warning("Receiving failed: %s", exc)
-            self.datagrams += len(events) + len(failed)
+            self.datagrams += read
+            self.events += len(events)
             if events:
                 self.emit_batch(events)
             if failed:
@@ -220,9 +223,9 @@ class UDPIn(Module):
             watcher.close()
             self._close()
 
-    def _failure(self, headers: dict, data: bytes, exc: Exception) -> dict:
-        headers["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)[:500]}
-        return {"headers": headers, "data": data}
+    def _failure(self, peer: tuple, data: bytes, exc: Exception) -> dict:
+        error = {"module": self.name, "type": type(exc).__name__, "message": str(exc)[:500]}
+        return {"headers": {"udp": {"peer": [peer[0], peer[1]]}, "error": error}, "data": data}
 
     def _hand_on_failed(self, failed: list[dict]) -> None:
         self.decode_failures += len(failed)
