@@ -261,6 +261,8 @@ class Supervisor:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
                 if os.getppid() != parent:  # the parent died before we asked to die with it
                     os._exit(1)
+                # which server this worker belongs to (wb-udp: only one server's workers share a port)
+                os.environ["WISHBONE_SERVER_PID"] = str(parent)
                 code = run_worker(self.config, worker.instance, self.deadline, w)
             except BaseException:
                 logging.getLogger("wishbone").exception("Instance #%d crashed", worker.instance)

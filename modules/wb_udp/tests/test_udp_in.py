@@ -167,9 +167,13 @@ def test_datagram_longer_than_max_size_goes_to_failed_not_cut_short():
 
 
 def test_two_processes_share_a_port_with_so_reuseport():
+    # two workers of one server (this test process plays their supervisor; see wb_udp.ownership)
     port = free_port()
+    env = {**os.environ, "WISHBONE_SERVER_PID": str(os.getpid())}
     workers = [
-        subprocess.Popen([sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
         for _ in range(2)
     ]
     try:
@@ -269,3 +273,11 @@ def test_ipv6_address():
             [event] = h.collect("outbox", 1)
         assert event["headers"]["udp"]["peer"][0] == "::1"
         assert "kernel_drops" in h.module.metrics()
+
+
+def test_ready_while_the_socket_is_bound():
+    h = Harness(UDPIn, {"port": 0})
+    assert not h.module.ready
+    with gevent.Timeout(10), h:
+        assert h.module.ready
+    assert not h.module.ready

@@ -132,3 +132,11 @@ def test_udp_out_into_udp_in_round_trip():
     assert snap["out"]["sent"] == 2000
     assert snap["udp"]["datagrams"] == 2000
     assert snap["udp"]["decode_failures"] == 0
+
+
+def test_ready_while_the_socket_is_open(receiver):
+    h = Harness(UDPOut, {"port": receiver.getsockname()[1]})
+    assert not h.module.ready
+    with gevent.Timeout(10), h:
+        assert h.module.ready
+    assert not h.module.ready

@@ -11,6 +11,7 @@ from wishbone import Module, codec
 from wishbone.log import RateLimitedLog
 
 from wb_udp.kernel import inode_of, kernel_drops, set_receive_buffer
+from wb_udp.ownership import PortClaim
 
 __all__ = ["UDPIn"]
 
@@ -98,6 +99,7 @@ class UDPIn(Module):
         self.decode_failures = 0
         self.buffer_granted: int | None = None
         self._sock: socket.socket | None = None
+        self._claim: PortClaim | None = None
         self._inode: int | None = None
         self._drops: int | None = None
         self._watcher = None
@@ -106,9 +108,11 @@ class UDPIn(Module):
     def on_start(self) -> None:
         self._bad = RateLimitedLog(self.log)
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        claim = PortClaim(family, self.address, self.port) if self.port else None
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            if self.port:
+            if claim is not None:
+                claim.acquire()  # only the workers of one server share the port (wb_udp.ownership)
                 # not with port 0: Linux may then pick a port that other SO_REUSEPORT sockets of
                 # the same user already hold, and the datagrams would be shared with them
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -116,7 +120,10 @@ class UDPIn(Module):
             sock.bind((self.address, self.port))
         except OSError as exc:
             sock.close()
+            if claim is not None:
+                claim.release()
             raise OSError(exc.errno, f"cannot listen on udp {self.address}:{self.port}: {exc.strerror}") from None
+        self._claim = claim
         sock.setblocking(False)
         self._sock = sock
         self.port = sock.getsockname()[1]
@@ -154,11 +161,19 @@ class UDPIn(Module):
             found["kernel_drops"] = self._drops
         return found
 
+    @property
+    def ready(self) -> bool:
+        """True while the socket is bound (``/ready``, ``wishbone_module_connected``)."""
+        return self._sock is not None
+
     def _close(self) -> None:
         if self._sock is not None:
             self.metrics()  # last look at the kernel's drop counter while the socket exists
             self._sock.close()
             self._sock = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     # ------------------------------------------------------------------ the reader
     def _read(self, sock: socket.socket) -> None:

@@ -70,6 +70,11 @@ class UDPOut(Module):
         self._sendto = self._sock.sendto
         self.log.info("Sending to udp %s:%d (%s).", self.host, self.port, address[0])
 
+    @property
+    def ready(self) -> bool:
+        """True while the socket is open (``/ready``, ``wishbone_module_connected``)."""
+        return self._sock is not None
+
     def on_stop(self) -> None:
         if self._sock is not None:
             self._sock.close()
