@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 import time
 from typing import Any
 
@@ -14,6 +13,7 @@ import pika
 import pika.exceptions
 from pika.spec import Basic
 from wishbone.ack import mark_abandoned
+from wishbone.codec import json_dumps
 from wishbone.module import Module
 
 from wb_amqp.session import Backoff, Session, SessionError, SessionLost, mask_url, parse_url, safe_text
@@ -48,7 +48,7 @@ def _body(data: Any) -> bytes:
         return bytes(data)
     if data is None:
         return b""
-    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+    return json_dumps(data)  # wishbone.codec: always valid JSON (NaN as null), UTF-8 without \u escapes
 
 
 class AMQPOut(Module):
