@@ -100,6 +100,23 @@ def test_a_batch_of_text_with_newlines_and_escapes_is_one_line_per_event(tmp_pat
     assert h.module.metrics()["written"] == len(texts)
 
 
+@pytest.mark.parametrize(
+    ("texts", "written"),
+    [
+        (["a\tb", "c"], "a\tb\nc\n"),  # tab stays, the quick path
+        (["© 2026", "x\x85y"], "© 2026\nx\\x85y\n"),  # \xc2: the careful path, only C1 escaped
+        (["\ud800 lone", "ok"], "\\ud800 lone\nok\n"),  # a lone surrogate cannot be UTF-8
+        (["bidi \u2066x", "\u2028"], "bidi \\u2066x\n\\u2028\n"),
+    ],
+)
+def test_a_batch_takes_the_quick_path_only_when_nothing_needs_escaping(tmp_path, texts, written):
+    out = tmp_path / "out.txt"
+    with gevent.Timeout(10), Harness(STDOUT, {"path": str(out)}) as h:
+        h.feed([new_event(t) for t in texts])
+        h.wait_consumed(len(texts))
+    assert out.read_bytes().decode() == written
+
+
 def test_complete_is_always_valid_json_nan_included(tmp_path):
     out = tmp_path / "out.txt"
     with gevent.Timeout(10), Harness(STDOUT, {"path": str(out), "complete": True}) as h:

@@ -27,7 +27,11 @@ _TEXT_ONLY = {str}
 # overrides and isolates (text that displays in another order than it reads).
 _SPECIAL = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _UNSAFE = re.compile(f"[\x00-\x08\x0a-\x1f{_SPECIAL}]")
-_UNSAFE_BUT_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f{_SPECIAL}]")
+# The same, for a batch's UTF-8 bytes, as a quick test: the C0 controls but tab and newline and
+# DEL are deleted by bytes.translate (~2 ns a byte, a regular expression takes 15); C1 controls
+# are \xc2\x80-\xc2\x9f in UTF-8 and the rest start with \xe2\x80 or \xe2\x81 (a false alarm,
+# say a "©", only costs the line-by-line path).
+_C0_BUT_TAB_AND_NEWLINE = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F])
 _UNSAFE_IN_JSON = re.compile(f"[{_SPECIAL}]")  # JSON escapes C0 itself
 
 
@@ -43,6 +47,16 @@ def _escape_char(match: re.Match) -> str:
 
 def _json_escape_char(match: re.Match) -> str:
     return f"\\u{ord(match.group()):04x}"
+
+
+def _nothing_to_escape(data: bytes) -> bool:
+    """True if the UTF-8 *data* holds nothing :func:`escape` changes except newlines (conservative)."""
+    return (
+        len(data.translate(None, _C0_BUT_TAB_AND_NEWLINE)) == len(data)
+        and b"\xc2" not in data
+        and b"\xe2\x80" not in data
+        and b"\xe2\x81" not in data
+    )
 
 
 def escape(text: str) -> str:
@@ -218,24 +232,27 @@ class STDOUT(Module):
             self.dropped += len(events)
             mark_failed(events)
         else:
-            text, lines, events = self._lines_of(events)
+            data, lines, events = self._lines_of(events)
             if lines:
-                self._write(text, lines, events)
+                self._write(data, lines, events)
         if self._pass_on:
             emit = self.emit
             for event in events:
                 emit(event)
 
-    def _lines_of(self, events: list[dict]) -> tuple[str, int, list[dict]]:
-        """The text to write for *events*, its number of lines, and the events it holds."""
+    def _lines_of(self, events: list[dict]) -> tuple[bytes, int, list[dict]]:
+        """The bytes to write for *events*, their number of lines, and the events they hold."""
         if self._plain:
             # The common case, text data, with no per-event call: join the batch, and fall
             # back to line by line only if a text holds a newline or something to escape.
             texts = [event["data"] for event in events]
             if set(map(type, texts)) == _TEXT_ONLY:
-                text = "\n".join(texts)
-                if text.count("\n") == len(texts) - 1 and _UNSAFE_BUT_NEWLINE.search(text) is None:
-                    return text + "\n", len(texts), events
+                try:
+                    data = ("\n".join(texts) + "\n").encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate: line by line, escaped
+                    data = b""
+                if data.count(b"\n") == len(texts) and _nothing_to_escape(data):
+                    return data, len(texts), events
         lines, good = [], []
         fmt = self._format
         for event in events:
@@ -245,11 +262,11 @@ class STDOUT(Module):
                 self.fail(event, exc)
                 continue
             good.append(event)
-        return "".join(lines), len(lines), good
+        return "".join(lines).encode("utf-8", "backslashreplace"), len(lines), good
 
-    def _write(self, text: str, lines: int, events: list[dict]) -> None:
+    def _write(self, data: bytes, lines: int, events: list[dict]) -> None:
         try:
-            self._writer.write(text.encode("utf-8", "backslashreplace"))
+            self._writer.write(data)
         except OSError as exc:
             self.write_errors += 1
             self.dropped += len(events)

@@ -190,12 +190,11 @@ class UDPIn(Module):
             """Read what is there, up to a batch, and hand it on; True if the batch was full."""
             events: list[dict] = []
             failed: list[dict] = []
-            read = 0
+            read = 0  # when a recvfrom raises in round `read`, `read` datagrams came before it
             full = False
             try:
-                while read < batch_size:
+                for read in range(batch_size):  # noqa: B007 (read after the loop)
                     data, peer = recvfrom(bufsize)
-                    read += 1
                     if len(data) > max_size:
                         failed.append(self._failure(peer, data, ValueError("datagram longer than max_size")))
                     elif decode is None:
@@ -208,7 +207,7 @@ class UDPIn(Module):
                             continue
                         for item in items:
                             events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": item})
-                full = True
+                read, full = batch_size, True
             except BlockingIOError:
                 pass
             except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
