@@ -3,10 +3,12 @@ and a second ``wishbone debug`` of the same file is refused instead of taking pa
 
 from __future__ import annotations
 
+import os
 import select
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -17,13 +19,16 @@ PORT = 19283  # the example's
 
 
 def read_lines(proc: subprocess.Popen, count: int, timeout: float = 10.0) -> list[str]:
-    """*count* lines of *proc*'s stdout, each within *timeout* seconds."""
-    lines = []
-    for _ in range(count):
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        assert ready, f"no line within {timeout}s; got {lines}"
-        lines.append(proc.stdout.readline())
-    return lines
+    """*count* lines of *proc*'s stdout (read unbuffered: select sees what is left), within *timeout* s."""
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    while buffer.count(b"\n") < count:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        assert ready, f"no {count} lines within {timeout}s; got {buffer!r}"
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        assert chunk, f"stdout closed; got {buffer!r}"
+        buffer += chunk
+    return [line + "\n" for line in buffer.decode().split("\n")[:-1]]
 
 
 @pytest.fixture
@@ -37,7 +42,6 @@ def example(tmp_path):
             stdout=subprocess.PIPE,
             stderr=err,
             stdin=subprocess.DEVNULL,
-            text=True,
         )
     try:
         for _ in range(200):
@@ -54,6 +58,7 @@ def example(tmp_path):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        proc.stdout.close()
         kill_pidfile(pid)
 
 
