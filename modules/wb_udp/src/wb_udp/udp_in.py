@@ -36,8 +36,11 @@ class UDPIn(Module):
     One reader greenlet waits for the socket to be readable, then reads without blocking
     until the socket is empty or a batch is full, and hands the batch on at once. The socket
     has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and the
-    kernel spreads datagrams over them (by sender address and port). Port 0 (a free port,
-    for this socket alone) is bound without it.
+    kernel spreads datagrams over them (by sender address and port). Only the workers of one
+    server share a port: another server (a second ``wishbone debug`` of the same file) is
+    refused at start with an error naming the port (a lock file per address records the
+    owner; see ``wb_udp.ownership`` and the README). Port 0 (a free port, for this socket
+    alone) is bound without ``SO_REUSEPORT``. ``ready`` while the socket is bound.
 
     ``decode`` names a codec of :mod:`wishbone.codec`: ``raw`` keeps the datagram's bytes,
     ``text`` decodes it whole (``echo hi | nc -u`` sends ``"hi\\n"``, newline included),
