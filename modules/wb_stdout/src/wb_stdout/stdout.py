@@ -10,10 +10,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from wishbone import Module
 from wishbone.ack import mark_failed
 from wishbone.codec import json_dumps
 from wishbone.log import RateLimitedLog
+from wishbone.module import Output
 
 from wb_stdout.writer import FdWriter
 
@@ -96,7 +96,7 @@ def to_text(data: Any) -> str:
     return escape(text)
 
 
-class STDOUT(Module):
+class STDOUT(Output):
     """Writes events to stdout, one line per event; passes them on when its outbox is routed.
 
     Each event becomes exactly one line: its ``data`` (text as is; bytes decoded as UTF-8 with

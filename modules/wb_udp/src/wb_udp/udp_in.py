@@ -7,8 +7,10 @@ import time
 
 import gevent
 import gevent.socket
-from wishbone import Module, codec
+from wishbone import codec
+from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
+from wishbone.module import Input
 
 from wb_udp.kernel import inode_of, kernel_drops, set_receive_buffer
 from wb_udp.ownership import PortClaim
@@ -29,7 +31,7 @@ class _Idle(Exception):
 _IDLE = _Idle()
 
 
-class UDPIn(Module):
+class UDPIn(Input):
     """A UDP server: one event per datagram, read in batches by one greenlet.
 
     Each datagram becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
@@ -71,8 +73,6 @@ class UDPIn(Module):
         kernel_drops: datagrams the kernel dropped for this socket (receive buffer full), read
             from /proc/net/udp; absent where /proc is not available.
     """
-
-    consumes: dict[str, str] = {}
 
     def __init__(
         self,
@@ -187,7 +187,7 @@ class UDPIn(Module):
         bufsize = self.max_size + 1  # one byte more: a longer datagram is seen, not cut short
         max_size = self.max_size
         decode = None if self._codec.name == "raw" else self._codec.decode  # raw: the bytes, no call
-        batch_size = self.source_queues["outbox"].batch_size
+        batch_size = self.batch_size
 
         def read_batch() -> bool:
             """Read what is there, up to a batch, and hand it on; True if the batch was full."""
@@ -241,8 +241,8 @@ class UDPIn(Module):
             self._close()
 
     def _failure(self, peer: tuple, data: bytes, exc: Exception) -> dict:
-        error = {"module": self.name, "type": type(exc).__name__, "message": str(exc)[:500]}
-        return {"headers": {"udp": {"peer": [peer[0], peer[1]]}, "error": error}, "data": data}
+        headers = {"udp": {"peer": [peer[0], peer[1]]}, "error": error_record(self.name, exc)}
+        return {"headers": headers, "data": data}
 
     def _hand_on_failed(self, failed: list[dict]) -> None:
         self.decode_failures += len(failed)

@@ -6,7 +6,8 @@ import socket
 from typing import Any
 
 import gevent.socket
-from wishbone import Module, codec
+from wishbone import codec
+from wishbone.module import Output
 
 __all__ = ["UDPOut", "to_bytes"]
 
@@ -18,7 +19,7 @@ def to_bytes(data: Any) -> bytes:
     return _RAW.encode(data)
 
 
-class UDPOut(Module):
+class UDPOut(Output):
     """Sends the data of each event as one UDP datagram to host:port.
 
     ``encode`` names a codec of :mod:`wishbone.codec`; the default, ``raw``, sends bytes as
