@@ -213,7 +213,7 @@ def test_intake_stops_promptly_and_leaves_no_greenlet():
         assert p.stop(5)
         assert time.monotonic() - started < 0.15  # woken at once, not at the next idle check (0.2 s)
     assert not [g for g in p.modules["udp"].greenlets() if not g.dead]
-    assert p.modules["udp"]._sock is None
+    assert not p.modules["udp"].ready
 
 
 def test_a_port_taken_without_reuseport_is_a_clear_error():
