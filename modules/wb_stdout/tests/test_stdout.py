@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import signal
@@ -13,6 +14,8 @@ import time
 import gevent
 import gevent.os
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wb_stdout import STDOUT, to_text
 from wb_stdout.writer import FdWriter
 from wishbone import Pipeline, new_event
@@ -333,3 +336,36 @@ def test_ready_while_there_is_somewhere_to_write(tmp_path):
     assert not h.module.ready
     with gevent.Timeout(10), h:
         assert h.module.ready
+
+
+@given(st.text() | st.binary())
+@settings(max_examples=500)
+def test_any_text_or_bytes_is_one_line_with_nothing_a_terminal_acts_on(data):
+    line = to_text(data)
+    bad = [c for c in line if (ord(c) < 0x20 and c != "\t") or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029"]
+    assert bad == [], line
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+        max_leaves=20,
+    )
+)
+@settings(max_examples=300)
+def test_any_json_value_is_one_line_of_valid_json_that_reads_back(value):
+    line = to_text({"v": value})
+    assert "\n" not in line and "\x1b" not in line and "\x9b" not in line
+    back = json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert json.dumps(back) == json.dumps({"v": _without_nan(value)})
+
+
+def _without_nan(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_without_nan(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_nan(v) for k, v in value.items()}
+    return value
