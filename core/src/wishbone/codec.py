@@ -37,7 +37,8 @@ JSON is RFC 8259 JSON both ways:
   has no such numbers; this is what JavaScript's ``JSON.stringify`` does, and an event is
   not lost over one field). Bytes are written as text (UTF-8; bytes that are not UTF-8 as
   ``\\xNN`` escapes), sets and tuples as arrays, non-string keys as strings (``{1: 2}`` ->
-  ``{"1":2}``). Any other type is a CodecError naming it.
+  ``{"1":2}``); datetimes, dates, UUIDs, enums and dataclasses as orjson writes them (RFC 3339
+  strings, strings, values, objects). Any other type is a CodecError naming it.
 
 JSON goes through orjson, measured faster here than the standard library: ``python
 bench/bench_codec.py`` prints both in one run; on a 370-byte log record this codec decodes
