@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
+import uuid
 
 import msgpack
 import pytest
@@ -159,9 +161,6 @@ def test_json_encode_of_what_json_has_no_type_for():
 
 
 def test_json_writes_datetimes_and_uuids_as_strings():
-    import datetime
-    import uuid
-
     when = datetime.datetime(2026, 12, 1, 8, 0, tzinfo=datetime.timezone.utc)
     assert codec.get("json").encode({"t": when, "u": uuid.UUID(int=1)}) == (
         b'{"t":"2026-12-01T08:00:00+00:00","u":"00000000-0000-0000-0000-000000000001"}'
