@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from udp_helpers import WORKER, free_port, read_line
 from wb_udp.ownership import PortClaim, lock_dir
-from wishbone.testing.cli import kill_pidfile, read_pids, run_cli, start_debug, wait_until, write_bootstrap
+from wishbone.testing import free_udp_port, write_bootstrap
+from wishbone.testing.cli import kill_pidfile, read_pids, run_cli, start_debug, wait_until
+
+WORKER = str(Path(__file__).parent / "udp_worker.py")
 
 
 class Receiver:
@@ -99,7 +101,7 @@ def cleanup():
 
 def test_a_second_server_on_the_same_port_is_refused_and_takes_no_traffic(tmp_path, receivers, cleanup):
     pidfiles, procs = cleanup
-    port = free_port()
+    port = free_udp_port()
     a, b = receivers(), receivers()
     pid_a, pid_b = tmp_path / "a.pid", tmp_path / "b.pid"
     pidfiles += [pid_a, pid_b]
@@ -121,7 +123,7 @@ def test_a_second_server_on_the_same_port_is_refused_and_takes_no_traffic(tmp_pa
 
 def test_the_workers_of_one_server_share_the_port(tmp_path, receivers, cleanup):
     pidfiles, procs = cleanup
-    port = free_port()
+    port = free_udp_port()
     a = receivers()
     pid_a = tmp_path / "a.pid"
     pidfiles.append(pid_a)
@@ -137,7 +139,7 @@ def test_the_workers_of_one_server_share_the_port(tmp_path, receivers, cleanup):
 
 def test_a_killed_server_is_stale_and_its_port_is_taken_over(tmp_path, receivers, cleanup):
     pidfiles, procs = cleanup
-    port = free_port()
+    port = free_udp_port()
     a, b = receivers(), receivers()
     pid_a, pid_b = tmp_path / "a.pid", tmp_path / "b.pid"
     pidfiles += [pid_a, pid_b]
@@ -161,7 +163,7 @@ def test_a_killed_server_is_stale_and_its_port_is_taken_over(tmp_path, receivers
 
 def test_a_worker_being_restarted_keeps_its_servers_port(tmp_path, receivers, cleanup):
     pidfiles, procs = cleanup
-    port = free_port()
+    port = free_udp_port()
     a, b = receivers(), receivers()
     pid_a, pid_b = tmp_path / "a.pid", tmp_path / "b.pid"
     pidfiles += [pid_a, pid_b]
@@ -193,8 +195,8 @@ def test_a_foreign_socket_on_the_port_is_refused_even_with_so_reuseport(tmp_path
     assert f"cannot listen on udp 127.0.0.1:{port}: Address already in use by another process" in result.stderr
 
 
-def test_two_plain_processes_are_two_servers_unless_one_supervisor_runs_them():
-    port = free_port()
+def test_two_plain_processes_are_two_servers_unless_one_supervisor_runs_them(read_line):
+    port = free_udp_port()
     first = subprocess.Popen(
         [sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -209,7 +211,7 @@ def test_two_plain_processes_are_two_servers_unless_one_supervisor_runs_them():
 
 
 def test_a_claim_in_this_process_is_shared_by_its_own_modules_and_cleared_by_the_last():
-    port = free_port()
+    port = free_udp_port()
     one, two = PortClaim(socket.AF_INET, "127.0.0.1", port), PortClaim(socket.AF_INET, "127.0.0.1", port)
     one.acquire()
     two.acquire()  # the same server (this process): shared

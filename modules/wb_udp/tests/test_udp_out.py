@@ -8,10 +8,14 @@ import socket
 import gevent
 import gevent.socket
 import pytest
-from udp_helpers import build, free_port, wait_until
 from wb_udp import UDPOut
-from wishbone import BootstrapError, new_event
-from wishbone.testing import Harness
+from wishbone import BootstrapError, Pipeline, new_event
+from wishbone.testing import Harness, bootstrap, free_udp_port
+
+
+def build(modules: dict, routes: dict) -> Pipeline:
+    """The pipeline of :func:`wishbone.testing.bootstrap`'s document."""
+    return Pipeline.from_dict(bootstrap(modules, routes))
 
 
 @pytest.fixture
@@ -91,7 +95,7 @@ def test_an_unknown_encode_is_a_load_error_naming_the_codecs():
         )
 
 
-def test_a_pipeline_sends_every_event(receiver):
+def test_a_pipeline_sends_every_event(receiver, wait_until):
     port = receiver.getsockname()[1]
     got = []
 
@@ -113,8 +117,8 @@ def test_a_pipeline_sends_every_event(receiver):
     assert p.snapshot()["modules"]["out"]["sent"] == 5000
 
 
-def test_udp_out_into_udp_in_round_trip():
-    port = free_port()
+def test_udp_out_into_udp_in_round_trip(wait_until):
+    port = free_udp_port()
     p = build(
         {
             "input": ("testevent", {"interval": 0, "count": 2000, "payload": {"n": 1}}),
