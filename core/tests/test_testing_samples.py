@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import gevent
 from wishbone.event import new_event
-from wishbone.module import Module
+from wishbone.module import Input, Module, Processor
 
 
-class Upper(Module):
+class Upper(Processor):
     """Upper-cases text data; anything else makes consume() raise.
 
     Parameters:
@@ -33,7 +33,7 @@ class Upper(Module):
         self.emit(event)
 
 
-class Splitter(Module):
+class Splitter(Processor):
     """Sends text to ``text`` and everything else to ``other``; also consumes ``side``.
 
     Parameters:
@@ -53,7 +53,7 @@ class Splitter(Module):
         self.emit(event, "text" if isinstance(event["data"], str) else "other")
 
 
-class Ticker(Module):
+class Ticker(Input):
     """Emits a numbered event every interval seconds.
 
     Parameters:
@@ -64,7 +64,7 @@ class Ticker(Module):
         outbox: the numbered events.
     """
 
-    consumes: dict[str, str] = {}
+    ready = True  # binds nothing: it only counts
 
     def __init__(self, port: int, interval: float = 0.01) -> None:
         self.port = port
@@ -81,12 +81,12 @@ class Ticker(Module):
             gevent.sleep(self.interval)
 
 
-class Undocumented(Module):
+class Undocumented(Processor):
     def __init__(self, level: int = 1) -> None:
         self.level = level
 
 
-class Leaky(Module):
+class Leaky(Processor):
     """Starts a greenlet behind the framework's back and never stops it.
 
     Queues:
@@ -97,7 +97,7 @@ class Leaky(Module):
         self.forever = gevent.spawn(gevent.sleep, 3600)
 
 
-class SlowStop(Module):
+class SlowStop(Processor):
     """Takes far too long to stop.
 
     Queues:
@@ -108,7 +108,7 @@ class SlowStop(Module):
         gevent.sleep(30)
 
 
-class Fragile(Module):
+class Fragile(Processor):
     """Its consumer dies on the first event (it raises what the framework does not catch).
 
     Queues:
@@ -117,3 +117,47 @@ class Fragile(Module):
 
     def consume(self, event: dict) -> None:
         raise gevent.GreenletExit("consumer gone")
+
+
+class NoKind(Module):
+    """Passes events on, but declares no kind (it subclasses Module itself).
+
+    Queues:
+        inbox: events in.
+        outbox: the same events.
+    """
+
+
+class NotReady(Input):
+    """An input that never says whether it is bound or connected.
+
+    Queues:
+        outbox: nothing, ever.
+    """
+
+
+class EarlyAck(Processor):
+    """Re-wraps each event in a plain new dict, which acknowledges the original early.
+
+    Queues:
+        inbox: events in.
+        outbox: new events with the same data.
+    """
+
+    def consume(self, event: dict) -> None:
+        self.emit(new_event(event["data"]))
+
+
+class LyingReader(Processor):
+    """Says it does not change events, and changes them.
+
+    Queues:
+        inbox: events in.
+        outbox: the changed events.
+    """
+
+    changes_events = False
+
+    def consume(self, event: dict) -> None:
+        event["headers"]["touched"] = True
+        self.emit(event)
