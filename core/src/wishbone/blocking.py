@@ -43,8 +43,20 @@ def call(func: Callable[..., T], *args: Any, timeout: float | None = None, **kwa
     out too). Safe to call from any greenlet; never from a thread of the pool itself.
     """
     pool = gevent.get_hub().threadpool
-    result = pool.spawn(func, *args, **kwargs)
+    result = pool.spawn(_outcome, func, args, kwargs)
     try:
-        return result.get(timeout=timeout)
+        ok, value = result.get(timeout=timeout)
     except gevent.Timeout:
         raise BlockingTimeout(f"{getattr(func, '__qualname__', func)!r} did not return within {timeout}s") from None
+    if ok:
+        return value
+    raise value
+
+
+def _outcome(func: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """Run in the thread: the result or the exception as a value, so that an expected error
+    (a refused command) is raised in the caller, not printed by the pool as a crash."""
+    try:
+        return True, func(*args, **kwargs)
+    except Exception as exc:
+        return False, exc
