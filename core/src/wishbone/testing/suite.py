@@ -136,9 +136,25 @@ def _resolve_config(spec: Config, request: pytest.FixtureRequest) -> dict:
 
 
 def _running_greenlets() -> dict[int, Any]:
-    """Every greenlet in the process that has started and not finished (but the hub), by id."""
+    """Every greenlet of this thread that has started and not finished (but the hub), by id.
+
+    gevent's threadpool (``wishbone.blocking``) keeps worker threads for the process, each
+    with greenlets of its own: they belong to the pool, not to a module, and are not counted.
+    """
     hub = gevent.get_hub()
-    return {id(g): g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and bool(g) and g is not hub}
+    mine = _root(greenlet.getcurrent())
+    return {
+        id(g): g
+        for g in gc.get_objects()
+        if isinstance(g, greenlet.greenlet) and bool(g) and g is not hub and _root(g) is mine
+    }
+
+
+def _root(g: Any) -> Any:
+    """The main greenlet of the thread *g* runs in."""
+    while g.parent is not None:
+        g = g.parent
+    return g
 
 
 def _mentions(text: str, word: str) -> bool:
