@@ -92,6 +92,7 @@ class MQTTOut(Output):
         link.client.on_publish = self._published
         link.on_connect = self._up.set
         link.on_disconnect = self._up.clear
+        link.poll = lambda: 0.002 if self._unconfirmed else 0.5  # PUBACKs due: look often
         self.spawn(link.run)
 
     def on_stop(self) -> None:
