@@ -32,19 +32,33 @@ def test_kill_9_mid_stream_loses_nothing(tmp_path, mqtt_port, topic):
         with open(tmp_path / "debug.log", "w") as log:
             proc = subprocess.Popen([WISHBONE, "debug", "--config", config, "--pid", str(pid_path)], stderr=log)
         try:
-            with gevent.Timeout(60):
-                while "Subscribed" not in (tmp_path / "debug.log").read_text() or not sink.module.ready:
-                    gevent.sleep(0.05)
-                with Harness(MQTTOut, {"port": mqtt_port, "topic": f"{topic}/in"}) as source:
-                    for start in range(0, COUNT, 100):
-                        source.feed([{"headers": {}, "data": i} for i in range(start, start + 100)])
-                    killed = False
-                    while len(set(seen)) < COUNT:
-                        seen += [e["data"] for e in sink.collect("outbox", 1, timeout=30)]
-                        if not killed and len(seen) >= COUNT // 2:
-                            [worker] = [p for p in read_pids(pid_path) if p != proc.pid]
-                            os.kill(worker, signal.SIGKILL)
-                            killed = True
+            with gevent.Timeout(90), Harness(MQTTOut, {"port": mqtt_port, "topic": f"{topic}/in"}) as source:
+                # a probe through the whole path first: both subscriptions are in place
+                probed = False
+                for _ in range(30):
+                    source.feed([{"headers": {}, "data": "probe"}])
+                    try:
+                        probed = any(e["data"] == "probe" for e in sink.collect("outbox", 1, timeout=1))
+                    except AssertionError:
+                        continue
+                    if probed:
+                        break
+                assert probed, (tmp_path / "debug.log").read_text()[-3000:]
+                gevent.sleep(0.5)
+                sink.collected("outbox")  # late probes
+                for start in range(0, COUNT, 100):
+                    source.feed([{"headers": {}, "data": i} for i in range(start, start + 100)])
+                killed = False
+                while len(set(seen)) < COUNT:
+                    try:
+                        got = sink.collect("outbox", 1, timeout=30)
+                    except AssertionError as exc:
+                        raise AssertionError(f"{exc}; log: {(tmp_path / 'debug.log').read_text()[-3000:]}") from None
+                    seen += [e["data"] for e in got if e["data"] != "probe"]
+                    if not killed and len(seen) >= COUNT // 2:
+                        [worker] = [p for p in read_pids(pid_path) if p != proc.pid]
+                        os.kill(worker, signal.SIGKILL)
+                        killed = True
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(30)
