@@ -91,3 +91,13 @@ def terminate(pg: psycopg.Connection, application_name: str) -> int:
 def kill_backend(pg: psycopg.Connection):
     """``kill_backend(application_name)``: terminate its backends on the server; returns how many."""
     return lambda application_name: terminate(pg, application_name)
+
+
+@pytest.fixture
+def pid_path(tmp_path):
+    """A pidfile path in the test's temp dir; whatever it names is killed after the test."""
+    from wishbone.testing.cli import kill_pidfile
+
+    path = tmp_path / "wishbone.pid"
+    yield path
+    kill_pidfile(path)

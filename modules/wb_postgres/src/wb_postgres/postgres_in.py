@@ -187,6 +187,7 @@ class PostgresIn(Session, Input):
             self.rows += len(rows)
             self.pg_cursor = cursor
             self.emit_batch(events)
+            del events  # held here, the last poll's events would never settle while the table is idle
 
     def pg_pause(self, seconds: float) -> None:
         """Sleep *seconds*, waking early when intake stops."""

@@ -1,0 +1,77 @@
+"""The real command: kill -9 of the worker mid-stream, postgres_in -> postgres_out, none lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from wishbone.testing import write_bootstrap
+from wishbone.testing.cli import read_pids, start_debug, wait_until
+
+TOTAL = 20_000
+CHUNK = 500
+
+
+def test_kill_9_of_the_worker_mid_stream_loses_no_row(tmp_path, pid_path, pg, pg_dsn, schema, record_property):
+    src, dst = f"{schema}.src", f"{schema}.dst"
+    pg.execute(f"CREATE TABLE {src} (id bigint PRIMARY KEY, body text)")
+    pg.execute(f"CREATE TABLE {dst} (id bigint, body text)")  # no key: a duplicate is a second row
+    query = f"SELECT id, body FROM {src} WHERE id > %(cursor)s ORDER BY id LIMIT %(limit)s"
+    config = write_bootstrap(
+        tmp_path / "relay.json",
+        {
+            "input": (
+                "postgres_in",
+                {"dsn": pg_dsn, "query": query, "cursor_column": "id", "cursor_table": f"{schema}.cursors"},
+            ),
+            "output": (
+                "postgres_out",
+                {"dsn": pg_dsn, "table": dst, "columns": {"id": "data.id", "body": "data.body"}},
+            ),
+        },
+        {"input.outbox": ["output.inbox"]},
+    )
+    inserted = 0
+
+    def insert_chunk() -> None:
+        nonlocal inserted
+        pg.execute(
+            f"INSERT INTO {src} SELECT g, 'row ' || g FROM generate_series(%s::bigint, %s::bigint) g",
+            (inserted + 1, inserted + CHUNK),
+        )
+        inserted += CHUNK
+
+    def copied() -> int:
+        return pg.execute(f"SELECT count(*) FROM {dst}").fetchone()[0]
+
+    log = tmp_path / "debug.log"
+    proc = start_debug(config, pid_path, log)
+    try:
+        assert wait_until(lambda: len(read_pids(pid_path)) == 2, 20), log.read_text()
+        [worker] = [p for p in read_pids(pid_path) if p != proc.pid]
+        while copied() < TOTAL // 4:  # the rows arrive while the worker copies them
+            assert inserted < TOTAL // 2, "the worker copies nothing: " + log.read_text()[-2000:]
+            insert_chunk()
+            time.sleep(0.02)
+        insert_chunk()
+        at_kill = copied()
+        os.kill(worker, signal.SIGKILL)
+        while inserted < TOTAL:  # the stream goes on while the supervisor restarts the worker
+            insert_chunk()
+        assert wait_until(lambda: [p for p in read_pids(pid_path) if p not in (proc.pid, worker)], 30), log.read_text()
+        assert wait_until(lambda: copied() >= TOTAL, 60), f"{copied()} of {TOTAL} copied: " + log.read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except Exception:
+            proc.kill()
+            proc.wait(5)
+    rows, distinct = pg.execute(f"SELECT count(*), count(DISTINCT id) FROM {dst}").fetchone()
+    missing = pg.execute(f"SELECT count(*) FROM {src} WHERE id NOT IN (SELECT id FROM {dst})").fetchone()[0]
+    record_property("duplicates", rows - distinct)
+    print(f"\n{rows - distinct} duplicate(s) of {TOTAL} rows after kill -9 at {at_kill} copied (at-least-once)")
+    assert at_kill < TOTAL, "killed too late to test anything"
+    assert missing == 0 and distinct == TOTAL, f"{TOTAL - distinct} row(s) lost"
+    assert proc.returncode == 0, log.read_text()[-2000:]
