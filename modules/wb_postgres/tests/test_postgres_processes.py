@@ -50,11 +50,10 @@ def test_kill_9_of_the_worker_mid_stream_loses_no_row(tmp_path, pid_path, pg, pg
     try:
         assert wait_until(lambda: len(read_pids(pid_path)) == 2, 20), log.read_text()
         [worker] = [p for p in read_pids(pid_path) if p != proc.pid]
-        while copied() < TOTAL // 4:  # the rows arrive while the worker copies them
-            assert inserted < TOTAL // 2, "the worker copies nothing: " + log.read_text()[-2000:]
+        while inserted < TOTAL // 2:  # the rows arrive while the worker copies them
             insert_chunk()
-            time.sleep(0.02)
-        insert_chunk()
+            time.sleep(0.01)
+        assert wait_until(lambda: copied() >= TOTAL // 4, 30), "the worker copies nothing: " + log.read_text()[-2000:]
         at_kill = copied()
         os.kill(worker, signal.SIGKILL)
         while inserted < TOTAL:  # the stream goes on while the supervisor restarts the worker

@@ -17,6 +17,7 @@ from typing import Any
 import gevent
 import gevent.lock
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import JsonbDumper
 from wishbone.blocking import BlockingTimeout, call
 from wishbone.log import RateLimitedLog
@@ -43,10 +44,11 @@ def connect(
     dsn: str, application_name: str, connect_timeout: float, statement_timeout: float, autocommit: bool
 ) -> psycopg.Connection:
     """Open a connection in the threadpool; dicts are sent as JSON (jsonb, or text by assignment cast)."""
+    given = conninfo_to_dict(dsn).get("options") or ""  # the DSN's own options are kept
     kwargs = {
         "application_name": application_name,
         "connect_timeout": max(1, round(connect_timeout)),  # libpq takes whole seconds
-        "options": f"-c statement_timeout={int(statement_timeout * 1000)}",
+        "options": f"{given} -c statement_timeout={int(statement_timeout * 1000)}".strip(),
         "keepalives": 1,
         "keepalives_idle": 5,
         "keepalives_interval": 2,
@@ -185,9 +187,10 @@ class Session:
         """When to stop retrying: a little before the stop deadline (infinity while running)."""
         return self.stop_deadline - STOP_MARGIN
 
-    def pg_call_timeout(self) -> float:
-        """How long to wait for one call: the statement timeout, cut short by the stop deadline."""
-        return max(0.1, min(self.statement_timeout + CALL_MARGIN, self.pg_deadline() - time.monotonic()))
+    def pg_call_timeout(self, statements: int = 1) -> float:
+        """How long to wait for a call of *statements* statements, cut short by the stop deadline."""
+        longest = self.statement_timeout * statements + CALL_MARGIN
+        return max(0.1, min(longest, self.pg_deadline() - time.monotonic()))
 
     def pg_connection(self, give_up: Callable[[], bool] | None = None) -> psycopg.Connection | None:
         """The connection, made (with backoff) if there is none; None once closing, past the deadline,

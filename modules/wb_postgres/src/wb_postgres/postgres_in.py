@@ -30,7 +30,10 @@ from wishbone.blocking import call
 
 from wb_postgres.connection import Session, is_connection_error
 
-__all__ = ["PostgresIn"]
+__all__ = ["POLLS_PER_CALL", "PostgresIn"]
+
+#: Polls one thread call makes at most while each comes back full.
+POLLS_PER_CALL = 10
 
 
 class PostgresIn(Session, Input):
@@ -221,9 +224,22 @@ class PostgresIn(Session, Input):
         conn.execute(self.pg_store, (self.cursor_name, cursor))
 
     def pg_run_poll(self, conn: psycopg.Connection, store: str | None, cursor: str) -> list[dict[str, Any]]:
-        """Store the settled cursor (if it moved), then read the rows after *cursor*."""
+        """Store the settled cursor (if it moved), then read the rows after *cursor*.
+
+        While a poll comes back full (``batch_size`` rows or more), poll again from its last row,
+        up to POLLS_PER_CALL times: one hand-off to the threadpool for several polls when there
+        is a backlog (a thread waits for the GIL while the hub is busy).
+        """
         if store is not None:
             conn.execute(self.pg_store, (self.cursor_name, store))
+        rows: list[dict[str, Any]] = []
+        limit = self.batch_size
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(self.query, {"cursor": cursor, "limit": self.batch_size})
-            return cur.fetchall()
+            for _ in range(POLLS_PER_CALL):
+                cur.execute(self.query, {"cursor": cursor, "limit": limit})
+                got = cur.fetchall()
+                rows.extend(got)
+                if len(got) < limit or self.cursor_column not in got[-1]:
+                    break
+                cursor = str(got[-1][self.cursor_column])
+        return rows

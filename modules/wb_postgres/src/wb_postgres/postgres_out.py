@@ -15,8 +15,11 @@ delivers it again.
 
 from __future__ import annotations
 
+import collections
+import time
 from typing import Literal
 
+import gevent.event
 import psycopg
 from gevent import GreenletExit
 from psycopg import sql
@@ -26,7 +29,12 @@ from wishbone.blocking import call
 
 from wb_postgres.connection import Session, compile_getter, is_connection_error
 
-__all__ = ["PostgresOut"]
+__all__ = ["MAX_PENDING", "MAX_PER_CALL", "PostgresOut"]
+
+#: Batches that may wait for the writer before ``consume_batch`` waits (backpressure).
+MAX_PENDING = 32
+#: Batches the writer commits in one thread call (each its own transaction).
+MAX_PER_CALL = 16
 
 
 class PostgresOut(Session, Output):
@@ -89,37 +97,139 @@ class PostgresOut(Session, Output):
         self.batches = 0
 
     def on_start(self) -> None:
-        """Connect in the background, so that a server that is down does not hold the start."""
+        """Connect in the background (a server that is down does not hold the start); start the writer."""
+        self.pg_pending: collections.deque[tuple[list, list]] = collections.deque()
+        self.pg_wake = gevent.event.Event()
+        self.pg_room = gevent.event.Event()
+        self.pg_room.set()
+        self.pg_stopping = False
         self.pg_open()
+        self.spawn(self.pg_writer)
 
     def on_stop(self) -> None:
-        """Close the connection (what was not committed by now was abandoned)."""
+        """Let the writer commit what waits (until the stop deadline: the rest is abandoned), then close."""
+        self.pg_stopping = True
+        self.pg_wake.set()
+        self.join_background(max(0.0, self.stop_deadline - time.monotonic()))
         self.pg_close()
 
     def metrics(self) -> dict:
-        """Rows committed, rows refused, transactions committed, reconnections, connected (0/1)."""
+        """Rows committed, rows refused, transactions committed, reconnections, batches waiting, connected."""
         return {
             "written": self.written,
             "failed_rows": self.failed_rows,
             "batches": self.batches,
             "reconnects": self.reconnects,
+            "pending": len(getattr(self, "pg_pending", ())),
             "connected": int(self.ready),
         }
 
     # ------------------------------------------------------------------ writing
     def consume_batch(self, events: list) -> None:
-        """Write *events* as rows; returns once each is committed, failed, or abandoned at the deadline."""
+        """Map *events* to rows and queue them for the writer (waits while MAX_PENDING batches wait).
+
+        The batch is kept until its COMMIT returned, so a tracked input upstream is acknowledged only then.
+        """
         getters = self.pg_getters
-        rows = [tuple(get(event) for get in getters) for event in events]
+        rows = [tuple([get(event) for get in getters]) for event in events]
         try:
-            self.pg_write(events, rows)
-        except GreenletExit:  # killed at the stop deadline mid-write: let the source redeliver
+            while len(self.pg_pending) >= MAX_PENDING:
+                self.pg_room.clear()
+                self.pg_room.wait(0.1)
+        except GreenletExit:  # killed at the drain deadline while the writer is stuck: redeliver
             mark_abandoned(events)
             raise
+        self.pg_pending.append((events, rows))
+        self.pg_wake.set()
 
-    def pg_write(self, events: list, rows: list) -> None:
-        """Commit *rows*, bisecting a refused range down to its bad rows; reconnect and retry on loss."""
-        ranges = [(0, len(rows))]
+    def pg_writer(self) -> None:
+        """Commit waiting batches, each its own transaction, as many as wait in one thread call.
+
+        One hand-off to the threadpool per call, not per batch: while the hub is busy a thread
+        waits for the GIL (up to ``sys.getswitchinterval()``), so fewer calls matter.
+        """
+        pending = self.pg_pending
+        work: list[tuple[list, list]] = []
+        try:
+            while True:
+                while pending and len(work) < MAX_PER_CALL:
+                    work.append(pending.popleft())
+                self.pg_room.set()
+                if not work:
+                    if self.pg_stopping:
+                        return
+                    self.pg_wake.clear()
+                    self.pg_wake.wait(0.5)
+                    continue
+                conn = self.pg_connection()
+                if conn is None:  # the stop deadline: nothing of what is left is committed
+                    self.pg_abandon(work)
+                    return
+                batches = [rows for _, rows in work]
+                try:
+                    outcomes = call(self.pg_run_batches, conn, batches, timeout=self.pg_call_timeout(len(batches)))
+                except Exception as exc:  # the call itself timed out: retry all (at least once)
+                    outcomes = [exc]
+                retry = []
+                for index, (events, rows) in enumerate(work):
+                    outcome = outcomes[index] if index < len(outcomes) else outcomes[-1]
+                    if outcome is None:
+                        self.written += len(rows)
+                        self.batches += 1
+                    elif is_connection_error(outcome):
+                        retry.append((events, rows))
+                    else:
+                        self.pg_write(events, rows, refused=outcome)
+                del events, rows
+                if retry:
+                    self.pg_lost(conn, outcomes[-1])
+                work = retry
+                self.flush()  # what went to failed
+        except GreenletExit:  # killed at the stop deadline: let the source redeliver
+            self.pg_abandon(work)
+            raise
+
+    def pg_abandon(self, work: list) -> None:
+        """Mark every batch of *work* and every waiting batch abandoned (never committed)."""
+        count = 0
+        for events, _ in [*work, *self.pg_pending]:
+            mark_abandoned(events)
+            count += len(events)
+        self.pg_pending.clear()
+        work.clear()
+        if count:
+            self.pg_trouble.warning("Stop deadline: %d uncommitted event(s) abandoned.", count)
+
+    def pg_run_batches(self, conn: psycopg.Connection, batches: list) -> list:
+        """In a thread: each batch its own transaction; its outcome (None or the exception) each.
+
+        Stops at a lost connection: the batches after it are not attempted (the last outcome stands).
+        """
+        outcomes: list = []
+        for rows in batches:
+            try:
+                self.pg_run(conn, rows)
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+                if is_connection_error(exc):
+                    break
+        return outcomes
+
+    def pg_write(self, events: list, rows: list, refused: BaseException | None = None) -> None:
+        """Commit *rows*, bisecting a refused range down to its bad rows; reconnect and retry on loss.
+
+        *refused*: the error the database refused the whole batch with: start with its halves.
+        """
+        if refused is not None and len(rows) == 1:
+            self.failed_rows += 1
+            self.fail(events[0], refused)
+            return
+        if refused is not None:
+            mid = len(rows) // 2
+            ranges = [(mid, len(rows)), (0, mid)]
+        else:
+            ranges = [(0, len(rows))]
         while ranges:
             lo, hi = ranges.pop()
             while True:
