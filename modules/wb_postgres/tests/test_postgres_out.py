@@ -104,3 +104,13 @@ def test_without_a_server_a_stop_abandons_the_batch_for_redelivery(harness, pg_d
     gevent.sleep(0)
     assert settled == [None] * 10  # abandoned, not acknowledged, not failed
     assert h.collected("failed") == []
+
+
+def test_the_dsn_keeps_its_own_options(harness, pg, pg_dsn, schema, app_name):
+    table = make_table(pg, schema)
+    dsn = f"{pg_dsn} options='-c search_path={schema}'"  # an unqualified table name resolves in the schema
+    with harness(PostgresOut, variables(dsn, "out", app_name)) as h:
+        h.feed([new_event({"n": 1})])
+        wait_written(h.module, 1)
+        assert h.collected("failed") == []
+    assert pg.execute(f"SELECT n FROM {table}").fetchall() == [(1,)]

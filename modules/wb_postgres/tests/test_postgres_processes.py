@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from wishbone.testing import write_bootstrap
 from wishbone.testing.cli import read_pids, start_debug, wait_until
@@ -74,3 +76,28 @@ def test_kill_9_of_the_worker_mid_stream_loses_no_row(tmp_path, pid_path, pg, pg
     assert at_kill < TOTAL, "killed too late to test anything"
     assert missing == 0 and distinct == TOTAL, f"{TOTAL - distinct} row(s) lost"
     assert proc.returncode == 0, log.read_text()[-2000:]
+
+
+def test_the_readme_example_runs(tmp_path, pid_path, pg, pg_dsn, schema):
+    document = json.loads((Path(__file__).parent.parent / "example.json").read_text())
+    dsn = f"{pg_dsn} options='-c search_path={schema}'"  # the example's tables, in this test's schema
+    for module in document["bootstrap"].values():
+        module["variables"]["dsn"] = dsn
+    pg.execute(f"CREATE TABLE {schema}.events (id bigserial PRIMARY KEY, body text)")
+    pg.execute(f"CREATE TABLE {schema}.events_copy (id bigint, body text, doc jsonb)")
+    pg.execute(f"INSERT INTO {schema}.events (body) SELECT 'event ' || g FROM generate_series(1, 1000) g")
+    config = tmp_path / "example.json"
+    config.write_text(json.dumps(document))
+    log = tmp_path / "debug.log"
+    proc = start_debug(str(config), pid_path, log)
+    try:
+        copied = lambda: pg.execute(f"SELECT count(*) FROM {schema}.events_copy").fetchone()[0]  # noqa: E731
+        assert wait_until(lambda: copied() == 1000, 30), log.read_text()[-2000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    assert proc.returncode == 0, log.read_text()[-2000:]
+    row = pg.execute(f"SELECT id, body, doc FROM {schema}.events_copy WHERE id = 7").fetchone()
+    assert row == (7, "event 7", {"id": 7, "body": "event 7"})
+    stored = pg.execute(f"SELECT value FROM {schema}.wishbone_cursor WHERE name = 'events-to-copy'").fetchone()
+    assert stored == ("1000",)
