@@ -9,7 +9,6 @@ greenlet is bounded too (:data:`CALL_MARGIN` past the statement timeout).
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,11 +20,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import JsonbDumper
 from wishbone.blocking import BlockingTimeout, call
 from wishbone.log import RateLimitedLog
+from wishbone.reconnect import Reconnect
 
 __all__ = [
     "CALL_MARGIN",
     "STOP_MARGIN",
-    "Backoff",
     "Session",
     "compile_getter",
     "connect",
@@ -79,36 +78,6 @@ def _close(conn: psycopg.Connection) -> None:
         pass
 
 
-class Backoff:
-    """Waits between reconnection attempts: *initial* seconds doubling up to *maximum*, with jitter.
-
-    :meth:`wait` returns False instead of sleeping past *deadline()* (a stop's deadline), and
-    wakes every 0.1 s to look at it.
-    """
-
-    def __init__(self, initial: float, maximum: float, deadline: Callable[[], float]) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.deadline = deadline
-        self.delay = initial
-
-    def reset(self) -> None:
-        """Connected again: the next failure starts over at *initial*."""
-        self.delay = self.initial
-
-    def wait(self, give_up: Callable[[], bool] | None = None) -> bool:
-        """Sleep the current delay (jittered by +-20%); False if the deadline (or *give_up()*) comes first."""
-        until = time.monotonic() + self.delay * random.uniform(0.8, 1.2)
-        self.delay = min(self.maximum, self.delay * 2)
-        while True:
-            now = time.monotonic()
-            if now >= self.deadline() or (give_up is not None and give_up()):
-                return False
-            if now >= until:
-                return True
-            gevent.sleep(min(0.1, until - now))
-
-
 def compile_getter(path: str) -> Callable[[dict], Any]:
     """A function reading the dotted field *path* (``data.user.name``) of an event; None when missing.
 
@@ -136,8 +105,9 @@ class Session:
 
     :meth:`pg_configure` (from ``__init__``) checks and keeps the connection parameters,
     :meth:`pg_open` (from ``on_start``) starts connecting in the background, :meth:`pg_connection`
-    returns the connection or makes one with backoff, :meth:`pg_lost` forgets one that failed,
-    :meth:`pg_close` (from ``on_stop``) closes it.
+    returns the connection or makes one with backoff (``wishbone.reconnect``), :meth:`pg_lost`
+    forgets one that failed, :meth:`pg_stop_trying` ends the retries (now, or at the stop
+    deadline), :meth:`pg_close` (from ``on_stop``) closes it.
     """
 
     pg_conn: psycopg.Connection | None = None
@@ -174,7 +144,7 @@ class Session:
             self.application_name = f"wishbone:{self.name}:{self.context.instance}"
         self.pg_lock = gevent.lock.Semaphore()
         self.pg_trouble = RateLimitedLog(self.log)
-        self.pg_backoff = Backoff(self.reconnect_delay, self.reconnect_max_delay, self.pg_deadline)
+        self.pg_reconnect = Reconnect(self.reconnect_delay, self.reconnect_max_delay)
         self.spawn(self.pg_connection)
 
     @property
@@ -183,24 +153,24 @@ class Session:
         conn = self.pg_conn
         return conn is not None and not conn.closed
 
-    def pg_deadline(self) -> float:
-        """When to stop retrying: a little before the stop deadline (infinity while running)."""
-        return self.stop_deadline - STOP_MARGIN
+    def pg_stop_trying(self, needed: bool) -> None:
+        """Stop reconnecting: now, or (*needed*: work waits for a connection) a little before the stop deadline."""
+        self.pg_reconnect.stop(deadline=self.stop_deadline - STOP_MARGIN if needed else None)
 
     def pg_call_timeout(self, statements: int = 1) -> float:
         """How long to wait for a call of *statements* statements, cut short by the stop deadline."""
         longest = self.statement_timeout * statements + CALL_MARGIN
-        return max(0.1, min(longest, self.pg_deadline() - time.monotonic()))
+        return max(0.1, min(longest, self.pg_reconnect.deadline - time.monotonic()))
 
-    def pg_connection(self, give_up: Callable[[], bool] | None = None) -> psycopg.Connection | None:
-        """The connection, made (with backoff) if there is none; None once closing, past the deadline,
-        or when *give_up()* says so (an input whose intake stopped)."""
+    def pg_connection(self) -> psycopg.Connection | None:
+        """The connection, made (with backoff) if there is none; None once reconnecting has stopped."""
         conn = self.pg_conn
         if conn is not None and not conn.closed:
             return conn
+        reconnect = self.pg_reconnect
         with self.pg_lock:
             while self.pg_conn is None or self.pg_conn.closed:
-                if self.pg_closing or time.monotonic() >= self.pg_deadline() or (give_up is not None and give_up()):
+                if self.pg_closing or reconnect.expired:
                     return None
                 try:
                     self.pg_conn = connect(
@@ -212,19 +182,19 @@ class Session:
                     )
                 except Exception as exc:
                     self.pg_trouble.warning("Cannot connect to PostgreSQL (%s): %s", type(exc).__name__, exc)
-                    if not self.pg_backoff.wait(give_up):
+                    if not reconnect.pause(reconnect.backoff.next()):
                         return None
-            self.pg_backoff.reset()
+            reconnect.backoff.reset()
             return self.pg_conn
 
-    def pg_lost(self, conn: psycopg.Connection, exc: BaseException, give_up: Callable[[], bool] | None = None) -> None:
-        """Forget a connection that failed, then pause (backoff) before the next attempt."""
+    def pg_lost(self, conn: psycopg.Connection, exc: BaseException) -> None:
+        """Forget a connection that failed, then pause (backoff, cut short by a stop) before the next attempt."""
         self.pg_trouble.warning("PostgreSQL connection lost (%s): %s; reconnecting.", type(exc).__name__, exc)
         if self.pg_conn is conn:
             self.pg_conn = None
         self.reconnects += 1
         safe_close(conn)
-        self.pg_backoff.wait(give_up)  # cut short at the deadline
+        self.pg_reconnect.pause(self.pg_reconnect.backoff.next())
 
     def pg_close(self) -> None:
         """Stop connecting and close the connection."""

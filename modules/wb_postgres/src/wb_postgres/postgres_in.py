@@ -120,8 +120,12 @@ class PostgresIn(Session, Input):
         self.pg_open()
         self.spawn_producer(self.pg_poll_loop)
 
+    def on_stop_intake(self) -> None:
+        """Stop polling: no more reconnection attempts (a pause under way ends now)."""
+        self.pg_stop_trying(needed=False)
+
     def on_stop(self) -> None:
-        """Store the cursor every delivered event reached, then close the connection."""
+        """Store the cursor every delivered event reached (if still connected), then close the connection."""
         self.pg_advance()
         if self.pg_settled is not None and self.pg_settled != self.pg_stored:
             conn = self.pg_connection()
@@ -145,14 +149,10 @@ class PostgresIn(Session, Input):
         }
 
     # ------------------------------------------------------------------ polling
-    def pg_stopped(self) -> bool:
-        """True once intake stopped: the poller gives up connecting."""
-        return not self.running
-
     def pg_poll_loop(self) -> None:
         """Poll while running: store the settled cursor and read the next rows, one thread call each."""
         while self.running:
-            conn = self.pg_connection(self.pg_stopped)
+            conn = self.pg_connection()
             if conn is None:
                 return
             try:
@@ -166,7 +166,7 @@ class PostgresIn(Session, Input):
                     self.pg_stored = store
             except Exception as exc:
                 if is_connection_error(exc):
-                    self.pg_lost(conn, exc, self.pg_stopped)
+                    self.pg_lost(conn, exc)
                     continue
                 self.query_errors += 1
                 self.pg_trouble.warning("Query failed (%s): %s", type(exc).__name__, exc)

@@ -103,12 +103,15 @@ class PostgresOut(Session, Output):
         self.pg_room = gevent.event.Event()
         self.pg_room.set()
         self.pg_stopping = False
+        self.pg_in_flight = False
         self.pg_open()
         self.spawn(self.pg_writer)
 
     def on_stop(self) -> None:
         """Let the writer commit what waits (until the stop deadline: the rest is abandoned), then close."""
         self.pg_stopping = True
+        # Batches still to commit: keep trying until just before the deadline; none: stop trying now.
+        self.pg_stop_trying(needed=bool(self.pg_pending) or self.pg_in_flight)
         self.pg_wake.set()
         self.join_background(max(0.0, self.stop_deadline - time.monotonic()))
         self.pg_close()
@@ -155,6 +158,7 @@ class PostgresOut(Session, Output):
                 while pending and len(work) < MAX_PER_CALL:
                     work.append(pending.popleft())
                 self.pg_room.set()
+                self.pg_in_flight = bool(work)
                 if not work:
                     if self.pg_stopping:
                         return
