@@ -184,9 +184,11 @@ class PostgresOut(Session, Output):
                         retry.append((events, rows))
                     else:
                         self.pg_write(events, rows, refused=outcome)
-                del events, rows
-                if retry:
-                    self.pg_lost(conn, outcomes[-1])
+                lost = outcomes[-1] if retry else None
+                del events, rows, outcomes  # an error's traceback must not keep these batches alive
+                if lost is not None:
+                    self.pg_lost(conn, lost)
+                    del lost
                 work = retry
                 self.flush()  # what went to failed
         except GreenletExit:  # killed at the stop deadline: let the source redeliver
