@@ -88,6 +88,11 @@ def compile_getter(path: str) -> Callable[[dict], Any]:
     if parts[0] not in ("data", "headers") or not all(parts):
         raise ValueError(f"field path {path!r} must start at 'data' or 'headers' and name keys joined by '.'")
     head, rest = parts[0], tuple(parts[1:])
+    if not rest:
+        return lambda event: event[head]
+    if len(rest) == 1:  # the common case, data.name: one lookup, no loop
+        key = rest[0]
+        return lambda event: value.get(key) if type(value := event[head]) is dict else None
 
     def get(event: dict) -> Any:
         value = event[head]
