@@ -8,7 +8,8 @@ at least once, restartable.
 
 Every poll is one :func:`wishbone.blocking.call` in gevent's threadpool that first stores the
 cursor that is settled (if it moved) and then runs the query. Each row becomes a tracked event
-(:func:`wishbone.ack.track`); a poll's cursor (the ``cursor_column`` of its last row) becomes the
+(:func:`wishbone.ack.track`, one delivery per poll that its events share, as
+:func:`wishbone.ack.split` makes them); a poll's cursor (the ``cursor_column`` of its last row) becomes the
 stored cursor only once every event of that poll, and of every poll before it, was delivered
 (or failed: its copy reached a ``failed`` queue). An event abandoned at a forced stop holds the
 stored cursor back, so the next start reads its row again.
@@ -25,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 from wishbone import Input
-from wishbone.ack import track
+from wishbone.ack import split, track
 from wishbone.blocking import call
 
 from wb_postgres.connection import Session, is_connection_error
@@ -110,7 +111,7 @@ class PostgresIn(Session, Input):
         self.pg_cursor: str | None = None  # the cursor of the last row read (None: not loaded yet)
         self.pg_settled: str | None = None  # the cursor up to which every event settled
         self.pg_stored: str | None = None  # the cursor in the cursor table
-        # One mark per poll that emitted rows: [events not settled yet, its cursor, abandoned?].
+        # One mark per poll that emitted rows: [1 until its events settled, its cursor, abandoned?].
         self.pg_marks: collections.deque[list] = collections.deque()
 
     def on_start(self) -> None:
@@ -138,7 +139,7 @@ class PostgresIn(Session, Input):
         self.pg_close()
 
     def metrics(self) -> dict:
-        """Rows read, polls, deliveries that failed downstream, query errors, reconnections, connected."""
+        """Rows read, polls, polls with an event that failed downstream, query errors, reconnections, connected."""
         return {
             "rows": self.rows,
             "polls": self.polls,
@@ -183,10 +184,13 @@ class PostgresIn(Session, Input):
                 self.pg_trouble.warning("The query's result has no column %r.", self.cursor_column)
                 self.pg_pause(self.interval)
                 continue
-            mark = [len(rows), cursor, False]
+            mark = [1, cursor, False]
             self.pg_marks.append(mark)
-            settle = self.pg_settle
-            events = [track({"headers": {}, "data": row}, settle, mark) for row in rows]
+            # One delivery for the whole poll, shared by its events (wishbone.ack.split): it settles
+            # when the last of them is released, failed if any failed, abandoned if any was.
+            poll = track({"headers": {}, "data": None}, self.pg_settle, mark)
+            events = split(poll, rows)
+            del poll
             self.rows += len(rows)
             self.pg_cursor = cursor
             self.emit_batch(events)
@@ -199,12 +203,12 @@ class PostgresIn(Session, Input):
             gevent.sleep(min(0.1, left))
 
     def pg_settle(self, mark: list, ok: bool | None) -> None:
-        """One event of the poll of *mark* settled: count it (runs in whichever greenlet let go of it)."""
+        """Every event of the poll of *mark* settled (runs in whichever greenlet let go of the last)."""
         if ok is None:
-            mark[2] = True  # abandoned at a forced stop: its row must be read again
+            mark[2] = True  # an event was abandoned at a forced stop: its row must be read again
         elif not ok:
             self.failed_deliveries += 1
-        mark[0] -= 1
+        mark[0] = 0
 
     def pg_advance(self) -> None:
         """Move the settled cursor past every poll whose events (and all before) have settled."""
