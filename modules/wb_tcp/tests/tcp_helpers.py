@@ -1,17 +1,12 @@
-"""Helpers of wb-tcp's tests: free ports, certificates made at test time, a line-counting TCP server."""
+"""Helpers of wb-tcp's tests: free ports, certificates made with openssl, a TCP server keeping what it got."""
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import pathlib
+import shutil
 import socket
+import subprocess
 import time
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 
 def free_tcp_port() -> int:
@@ -32,66 +27,80 @@ def wait_until(predicate, timeout: float = 5.0, what: str = "the condition") -> 
         gevent.sleep(0.01)
 
 
-def _name(common: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Wishbone tests"),
-        ]
+def _openssl(*args: str) -> None:
+    if shutil.which("openssl") is None:
+        raise RuntimeError("the TLS tests make their certificates with the openssl command: install openssl")
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
+
+
+def _issue(folder: pathlib.Path, name: str, subject: str, ca: str | None, ca_key: str | None, ext: str) -> None:
+    """``name.pem`` / ``name.key``: an EC P-256 key and a certificate for it, self-signed when *ca* is None."""
+    key, pem, ext_file = folder / f"{name}.key", folder / f"{name}.pem", folder / f"{name}.ext"
+    ext_file.write_text(ext)
+    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
+    if ca is None:
+        _openssl(
+            "req",
+            "-new",
+            "-x509",
+            "-key",
+            str(key),
+            "-out",
+            str(pem),
+            "-days",
+            "2",
+            "-subj",
+            subject,
+            "-extensions",
+            "v3",
+            "-config",
+            str(ext_file),
+        )
+        return
+    csr = folder / f"{name}.csr"
+    _openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", subject, "-config", str(ext_file))
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        ca,
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(pem),
+        "-days",
+        "2",
+        "-extfile",
+        str(ext_file),
+        "-extensions",
+        "v3",
     )
 
 
-def _write(path: pathlib.Path, key, cert: x509.Certificate) -> tuple[str, str]:
-    key_path = path.with_suffix(".key")
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    cert_path = path.with_suffix(".pem")
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return str(cert_path), str(key_path)
-
-
-def _cert(subject: str, issuer: x509.Name, key, signer, ca: bool, sans: list | None = None) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(signer, hashes.SHA256())
+_CA_EXT = "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n"
+_LEAF_EXT = "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:FALSE\n"
 
 
 def make_certificates(folder: pathlib.Path) -> dict:
-    """PEM files in *folder*: ``ca``, ``server_cert``/``server_key`` (127.0.0.1, localhost),
-    ``client_cert``/``client_key`` (CN=client), ``other_ca`` and ``rogue_cert``/``rogue_key``
-    (a client certificate from a CA the server does not trust)."""
-    out: dict = {}
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("Wishbone test CA", _name("Wishbone test CA"), ca_key, ca_key, ca=True)
-    out["ca"], _ = _write(folder / "ca", ca_key, ca)
-    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    key = ec.generate_private_key(ec.SECP256R1())
-    out["server_cert"], out["server_key"] = _write(
-        folder / "server", key, _cert("localhost", ca.subject, key, ca_key, False, sans)
+    """PEM files in *folder*, made with the openssl command: ``ca``, ``server_cert``/``server_key``
+    (127.0.0.1, localhost), ``client_cert``/``client_key`` (CN=client), ``other_ca`` and
+    ``rogue_cert``/``rogue_key`` (a client certificate from a CA the server does not trust)."""
+    org = "/O=Wishbone tests"
+    _issue(folder, "ca", f"/CN=Wishbone test CA{org}", None, None, _CA_EXT)
+    ca, ca_key = str(folder / "ca.pem"), str(folder / "ca.key")
+    _issue(
+        folder, "server", f"/CN=localhost{org}", ca, ca_key, _LEAF_EXT + "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    out["client_cert"], out["client_key"] = _write(
-        folder / "client", key, _cert("client", ca.subject, key, ca_key, False)
-    )
-    other_key = ec.generate_private_key(ec.SECP256R1())
-    other = _cert("Other CA", _name("Other CA"), other_key, other_key, ca=True)
-    out["other_ca"], _ = _write(folder / "other_ca", other_key, other)
-    key = ec.generate_private_key(ec.SECP256R1())
-    out["rogue_cert"], out["rogue_key"] = _write(
-        folder / "rogue", key, _cert("rogue", other.subject, key, other_key, False)
-    )
+    _issue(folder, "client", f"/CN=client{org}", ca, ca_key, _LEAF_EXT)
+    _issue(folder, "other_ca", f"/CN=Other CA{org}", None, None, _CA_EXT)
+    other, other_key = str(folder / "other_ca.pem"), str(folder / "other_ca.key")
+    _issue(folder, "rogue", f"/CN=rogue{org}", other, other_key, _LEAF_EXT)
+    out = {"ca": ca, "other_ca": other}
+    for name in ("server", "client", "rogue"):
+        out[f"{name}_cert"], out[f"{name}_key"] = str(folder / f"{name}.pem"), str(folder / f"{name}.key")
     return out
 
 
