@@ -1,0 +1,56 @@
+"""Helpers of wb-syslog's tests: ports, waits, plain senders and receivers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import gevent
+import gevent.server
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 nothing is bound to (of *kind*)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 5.0, what: str = "the condition") -> None:
+    """Poll *predicate* (yielding to gevent) until true; AssertionError after *timeout*."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        gevent.sleep(0.01)
+
+
+def send_udp(port: int, *datagrams: bytes) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for d in datagrams:
+            s.sendto(d, ("127.0.0.1", port))
+
+
+class TCPSink:
+    """A TCP server in this process keeping what each connection sent (``data()``)."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.received: list[bytearray] = []
+        self.server = gevent.server.StreamServer(("127.0.0.1", port), self._handle)
+        self.server.start()
+        self.port = self.server.server_port
+
+    def _handle(self, sock, address) -> None:
+        buf = bytearray()
+        self.received.append(buf)
+        try:
+            while chunk := sock.recv(65536):
+                buf += chunk
+        except OSError:
+            pass
+
+    def data(self) -> bytes:
+        return b"".join(bytes(b) for b in self.received)
+
+    def stop(self) -> None:
+        self.server.stop(timeout=1)
