@@ -54,8 +54,18 @@ def _pri(text: str) -> tuple[int, int, int]:
     return pri >> 3, pri & 7, end + 1
 
 
+# The common RFC 5424 header in one match (the hot path); anything it does not match is read
+# by the careful parser below, which also says what is wrong.
+_HEADER_5424 = re.compile(r"<(0|[1-9][0-9]{0,2})>1 ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+)(?: |$)")
+
+
 def parse(text: str) -> dict:
     """The fields of one syslog message, RFC 5424 or RFC 3164 (told apart by the version digit)."""
+    found = _HEADER_5424.match(text)
+    if found is not None:
+        pri = int(found.group(1))
+        if pri <= 191:
+            return _fields_5424(text, found, pri)
     facility, severity, pos = _pri(text)
     if text[pos : pos + 2] == "1 ":
         return _parse_5424(text, facility, severity, pos + 2)
@@ -78,6 +88,37 @@ def parse_3164(text: str) -> dict:
 
 def _nil(value: str) -> str | None:
     return None if value == "-" else value
+
+
+def _fields_5424(text: str, found: re.Match, pri: int) -> dict:
+    timestamp, host, app, procid, msgid = found.group(2, 3, 4, 5, 6)
+    rest = text[found.end() :]
+    if rest[:1] == "[":
+        structured, end = _structured_data(rest)
+        if end < len(rest) and rest[end] != " ":
+            raise SyslogError("RFC 5424: expected a space after STRUCTURED-DATA")
+        message = rest[end + 1 :]
+    elif rest[:1] == "-" and rest[1:2] in ("", " "):
+        structured = None
+        message = rest[2:]
+    elif not rest:  # MSGID was the last field: no STRUCTURED-DATA (a lenient reading)
+        structured, message = None, ""
+    else:
+        raise SyslogError("RFC 5424: expected STRUCTURED-DATA ('-' or '[...]') after MSGID")
+    if message[:1] == _BOM:
+        message = message[1:]
+    return {
+        "facility": pri >> 3,
+        "severity": pri & 7,
+        "timestamp": None if timestamp == "-" else timestamp,
+        "host": None if host == "-" else host,
+        "app": None if app == "-" else app,
+        "procid": None if procid == "-" else procid,
+        "msgid": None if msgid == "-" else msgid,
+        "structured_data": structured,
+        "message": message,
+        "rfc": "5424",
+    }
 
 
 def _parse_5424(text: str, facility: int, severity: int, pos: int) -> dict:
