@@ -232,6 +232,8 @@ def measure(receiver: Receiver, transport: str, rate: int, seconds: int) -> dict
         sender.kill()
     sender.wait(5)
     delivered = last - before_lines
+    if delivered > count:  # one message must make one line: more means a receiver split messages
+        raise RuntimeError(f"{receiver.name} wrote {delivered} lines for {count} messages")
     cpu = cpu_seconds(receiver.proc.pid) - before_cpu
     took = max(last_at - start, 1e-9)
     # UDP: what arrived of what was sent. TCP loses nothing but holds the sender back: the share

@@ -87,9 +87,20 @@ def test_tcp_framing_is_chosen_per_connection_and_many_connect_at_once():
         events = h.collect("outbox", 4000, timeout=20)
         assert h.collected("failed") == []
     counted = [e for e in events if int(e["data"]["host"][4:]) % 2]
+    assert all(not e["data"]["message"].endswith("\n") for e in events if not int(e["data"]["host"][4:]) % 2)
     assert len(counted) == 2000 and all(e["data"]["message"].endswith(" a\nb") for e in counted)
     assert all(e["headers"]["syslog"]["transport"] == "tcp" for e in events)
     assert h.module.metrics()["connections"] == 20
+
+
+def test_tcp_octet_counted_frames_that_hold_their_newline_and_crlf_lines_lose_it():
+    with gevent.Timeout(10), Harness(SyslogIn, {"port": 0, "transport": "tcp"}) as h:
+        with tcp(h.module.port) as counted, tcp(h.module.port) as lines:
+            frames = [b"<13>1 - - - - - - one\n", b"<13>1 - - - - - - two\n"]  # as loggen sends them
+            counted.sendall(b"".join(b"%d %s" % (len(f), f) for f in frames))
+            lines.sendall(b"<13>1 - - - - - - three\r\n")
+            events = h.collect("outbox", 3)
+    assert sorted(e["data"]["message"] for e in events) == ["one", "three", "two"]
 
 
 def test_tcp_bad_input_too_long_truncated_and_idle_clients():

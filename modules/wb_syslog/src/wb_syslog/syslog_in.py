@@ -27,6 +27,8 @@ FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds
 STOP_GRACE = 2.0
 _SO_RCVBUFFORCE = 33  # Linux; passes net.core.rmem_max for a privileged process
 
+_LINE_ENDS = ("\n", "\r")
+
 PARSERS: dict[str, Callable[[str], dict]] = {"auto": parse, "rfc5424": parse_5424, "rfc3164": parse_3164}
 
 
@@ -53,7 +55,7 @@ class SyslogIn(Input):
     ``procid``, ``msgid``, ``structured_data``, ``message`` and ``rfc`` (see ``wb_syslog.rfc``).
     With ``mode`` "raw" the data is the message text, unparsed.
 
-    UDP: one datagram is one message (a trailing newline is removed); one reader greenlet drains
+    UDP: one datagram is one message (a trailing newline is removed, as from TCP frames); one reader greenlet drains
     the socket in batches. TCP: a gevent StreamServer, one greenlet per connection; framing is
     chosen per connection as rsyslog does ("auto": octet counting, RFC 6587, when the first byte
     is a digit, otherwise one message per line), or fixed by ``framing``. TCP backpressure stops
@@ -221,8 +223,8 @@ class SyslogIn(Input):
         for payload, peer in zip(payloads, peers, strict=False):  # peers may be an endless repeat
             try:
                 text = payload.decode("utf-8")
-                if text.endswith("\r"):  # CRLF line ends
-                    text = text[:-1]
+                if text[-1:] in _LINE_ENDS:  # CRLF line ends; an octet-counted frame with its newline
+                    text = text.rstrip("\r\n")
             except UnicodeDecodeError as exc:
                 failed.append(self._failure(peer, transport, payload, exc))
                 continue
