@@ -40,7 +40,7 @@ import gevent.server
 from report import result
 from wishbone import Pipeline
 
-IDLE_END = 0.3  # seconds without a new event after the sender finished: the run is over
+IDLE_END = 3.0  # seconds without a new event after the sender finished (not all came): the run is over
 
 
 def send(port: int, lines: int, size: int, connections: int) -> None:
