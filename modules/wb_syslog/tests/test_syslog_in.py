@@ -8,7 +8,7 @@ import gevent
 import gevent.socket
 import gevent.subprocess
 import pytest
-from syslog_helpers import send_udp
+from syslog_helpers import send_udp, wait_until
 from wb_syslog import SyslogIn
 from wishbone.testing import Harness
 
@@ -164,3 +164,31 @@ def test_a_busy_port_fails_the_start_saying_which():
         with pytest.raises(OSError, match=f"cannot listen on udp 127.0.0.1:{port}"):
             h.module.start()
         h.module.stop()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_random_bytes_never_stop_the_input(transport):
+    import random
+
+    rng = random.Random(transport)
+    with gevent.Timeout(20), Harness(SyslogIn, {"port": 0, "transport": transport, "max_message": 2000}) as h:
+        for _ in range(10):
+            junk = bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 1500 if transport == "udp" else 30_000)))
+            if transport == "udp":
+                send_udp(h.module.port, junk)
+            else:
+                with tcp(h.module.port) as sock:
+                    sock.sendall(junk)
+        if transport == "udp":
+            send_udp(h.module.port, b"<13>the good one")
+        else:
+            with tcp(h.module.port) as sock:
+                sock.sendall(b"<13>the good one\n")
+        seen: list = []
+
+        def good_one() -> bool:
+            seen.extend(h.collected("outbox"))
+            return any(isinstance(e["data"], dict) and e["data"]["message"] == "the good one" for e in seen)
+
+        wait_until(good_one, 10, "the good message after the junk")
+        assert h.module.alive and h.module.metrics()["parse_failures"] + h.module.metrics()["frame_errors"] > 0

@@ -347,3 +347,19 @@ def test_random_bytes_at_a_tls_port_never_stop_it(certs):
             tls.sendall(b"still here\n")
             assert h.collect("outbox", 1)[0]["data"] == "still here"
         assert h.module.metrics()["tls_failures"] == 5
+
+
+@pytest.mark.parametrize("name", ["newline", "octet_counting", "length_prefix"])
+def test_random_bytes_in_every_framing_never_stop_the_server(name):
+    rng = random.Random(name)
+    variables = {"port": 0, "framing": name, "decode": "raw", "max_frame": 4096}
+    with gevent.Timeout(20), Harness(TCPIn, variables) as h:
+        for _ in range(10):
+            with connect(h.module.port) as sock:
+                sock.sendall(bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 50_000))))
+        with connect(h.module.port) as sock:
+            sock.sendall(framing.encoder(name)([b"the good one"]))
+            seen: list = []
+            wait_until(lambda: seen.extend(h.collected("outbox")) or b"the good one" in [e["data"] for e in seen], 10)
+        assert h.module.alive
+        assert all(len(e["data"]) <= 4096 for e in h.collected("failed"))  # never more than max_frame held
