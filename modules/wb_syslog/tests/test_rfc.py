@@ -30,6 +30,9 @@ def test_rfc5424_example_with_structured_data_and_bom():
 
 def test_rfc5424_nil_fields_escapes_and_no_message():
     assert parse("<13>1 - - - - - -")["message"] == ""
+    assert parse("<13>1 - - - - - - ")["message"] == ""
+    assert parse("<13>1 - - - - - - \ufeffwith a BOM")["message"] == "with a BOM"
+    assert parse("<13>1 - - - - - - two  spaces ")["message"] == "two  spaces "
     fields = parse('<34>1 2003-10-11T22:14:15.003Z host su 77 ID47 [a b="q\\"uote \\\\ \\] \\x"] hi there')
     assert fields["structured_data"] == {"a": {"b": 'q"uote \\ ] \\x'}}
     assert (fields["procid"], fields["message"]) == ("77", "hi there")

@@ -59,8 +59,31 @@ def _pri(text: str) -> tuple[int, int, int]:
 _HEADER_5424 = re.compile(r"<(0|[1-9][0-9]{0,2})>1 ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+)(?: |$)")
 
 
+# The commonest case whole: RFC 5424 without structured data.
+_NIL_SD_5424 = re.compile(
+    r"<(0|[1-9][0-9]{0,2})>1 ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) -(?: \ufeff?(.*))?\Z", re.DOTALL
+)
+
+
 def parse(text: str) -> dict:
     """The fields of one syslog message, RFC 5424 or RFC 3164 (told apart by the version digit)."""
+    found = _NIL_SD_5424.match(text)
+    if found is not None:
+        pri_text, timestamp, host, app, procid, msgid, message = found.groups()
+        pri = int(pri_text)
+        if pri <= 191:
+            return {
+                "facility": pri >> 3,
+                "severity": pri & 7,
+                "timestamp": None if timestamp == "-" else timestamp,
+                "host": None if host == "-" else host,
+                "app": None if app == "-" else app,
+                "procid": None if procid == "-" else procid,
+                "msgid": None if msgid == "-" else msgid,
+                "structured_data": None,
+                "message": message or "",
+                "rfc": "5424",
+            }
     found = _HEADER_5424.match(text)
     if found is not None:
         pri = int(found.group(1))
@@ -91,7 +114,7 @@ def _nil(value: str) -> str | None:
 
 
 def _fields_5424(text: str, found: re.Match, pri: int) -> dict:
-    timestamp, host, app, procid, msgid = found.group(2, 3, 4, 5, 6)
+    _, timestamp, host, app, procid, msgid = found.groups()
     rest = text[found.end() :]
     if rest[:1] == "[":
         structured, end = _structured_data(rest)
