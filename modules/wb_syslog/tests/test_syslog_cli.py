@@ -6,14 +6,13 @@ import signal
 import socket
 
 import gevent
-from syslog_helpers import TCPSink, free_port, wait_until
 from wb_syslog import parse
 from wishbone import framing
 from wishbone.testing.cli import start_debug, write_bootstrap
 
 
-def test_syslog_udp_in_to_tcp_out_through_the_cli(tmp_path):
-    sink = TCPSink()
+def test_syslog_udp_in_to_tcp_out_through_the_cli(tmp_path, wait_until, free_port, tcp_sink):
+    sink = tcp_sink()
     port = free_port(socket.SOCK_DGRAM)
     config = write_bootstrap(
         tmp_path / "syslog.json",

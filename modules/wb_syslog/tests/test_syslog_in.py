@@ -8,7 +8,6 @@ import gevent
 import gevent.socket
 import gevent.subprocess
 import pytest
-from syslog_helpers import send_udp, wait_until
 from wb_syslog import SyslogIn
 from wishbone.testing import Harness
 
@@ -16,7 +15,7 @@ M5424 = b'<165>1 2003-10-11T22:14:15.003Z host1 evntslog 42 ID47 [ex@32473 iut="
 M3164 = b"<34>Oct 11 22:14:15 mymachine su[7]: 'su root' failed"
 
 
-def test_udp_both_rfcs_parsed_into_fields():
+def test_udp_both_rfcs_parsed_into_fields(send_udp):
     with gevent.Timeout(10), Harness(SyslogIn, {"port": 0}) as h:
         send_udp(h.module.port, M5424, M3164 + b"\n")
         first, second = h.collect("outbox", 2)
@@ -40,7 +39,7 @@ def test_udp_ten_thousand_messages_all_arrive():
     assert h.module.metrics()["messages"] == 10_000
 
 
-def test_udp_bad_input_goes_to_failed_with_the_reason():
+def test_udp_bad_input_goes_to_failed_with_the_reason(send_udp):
     with gevent.Timeout(10), Harness(SyslogIn, {"port": 0, "max_message": 1000}) as h:
         send_udp(h.module.port, b"not syslog", b"<999>x", b"\xff\xfe<13>bad utf-8", b"<13>" + b"x" * 2000, M3164)
         [good] = h.collect("outbox", 1)
@@ -55,7 +54,7 @@ def test_udp_bad_input_goes_to_failed_with_the_reason():
     assert metrics["parse_failures"] == 3 and metrics["frame_errors"] == 1
 
 
-def test_raw_mode_and_on_error_raw():
+def test_raw_mode_and_on_error_raw(send_udp):
     with gevent.Timeout(10), Harness(SyslogIn, {"port": 0, "mode": "raw"}) as h:
         send_udp(h.module.port, b"anything at all")
         assert h.collect("outbox", 1)[0]["data"] == "anything at all"
@@ -167,7 +166,7 @@ def test_a_busy_port_fails_the_start_saying_which():
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_random_bytes_never_stop_the_input(transport):
+def test_random_bytes_never_stop_the_input(transport, wait_until, send_udp):
     import random
 
     rng = random.Random(transport)

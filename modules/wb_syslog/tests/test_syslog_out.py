@@ -7,7 +7,6 @@ import socket
 import gevent
 import gevent.socket
 import pytest
-from syslog_helpers import TCPSink, free_port, wait_until
 from wb_syslog import SyslogIn, SyslogOut, parse
 from wishbone import framing, new_event, track
 from wishbone.testing import Harness
@@ -33,8 +32,8 @@ def test_udp_rfc5424_from_fields_and_defaults():
 
 @pytest.mark.parametrize("fmt", ["rfc5424", "rfc3164"])
 @pytest.mark.parametrize("frame", ["octet_counting", "newline"])
-def test_tcp_frames_parse_back(fmt, frame):
-    sink = TCPSink()
+def test_tcp_frames_parse_back(fmt, frame, wait_until, tcp_sink):
+    sink = tcp_sink()
     try:
         variables = {"port": sink.port, "transport": "tcp", "format": fmt, "framing": frame, "hostname": "h"}
         with gevent.Timeout(10), Harness(SyslogOut, variables) as h:
@@ -61,13 +60,13 @@ def test_tcp_frames_parse_back(fmt, frame):
         assert parsed[100]["message"] == "two\nlines"
 
 
-def test_tcp_server_that_comes_late_gets_everything_and_a_stop_without_it_abandons():
+def test_tcp_server_that_comes_late_gets_everything_and_a_stop_without_it_abandons(wait_until, free_port, tcp_sink):
     port = free_port()
     with gevent.Timeout(20), Harness(SyslogOut, {"port": port, "transport": "tcp", "reconnect_max": 0.2}) as h:
         h.feed([new_event(f"m{i}") for i in range(50)])
         gevent.sleep(0.5)
         assert not h.module.ready and h.module.metrics()["connect_failures"] >= 2
-        sink = TCPSink(port)
+        sink = tcp_sink(port)
         try:
             wait_until(lambda: len(framing.decoder("octet_counting").feed(sink.data())) == 50, 10, "50 messages")
         finally:

@@ -6,12 +6,11 @@ import signal
 
 import gevent
 import gevent.socket
-from tcp_helpers import free_tcp_port, wait_until
 from wishbone.testing.cli import start_debug, write_bootstrap
 
 
-def test_tcp_in_to_tcp_out_through_the_cli_then_sigterm_drains_and_exits_0(tmp_path, sink):
-    port = free_tcp_port()
+def test_tcp_in_to_tcp_out_through_the_cli_then_sigterm_drains_and_exits_0(tmp_path, sink, tcp_port, wait_until):
+    port = tcp_port
     config = write_bootstrap(
         tmp_path / "tcp.json",
         {"in": ("tcp_in", {"port": port}), "out": ("tcp_out", {"port": sink.port})},

@@ -11,7 +11,6 @@ import gevent
 import gevent.socket
 import gevent.ssl
 import pytest
-from tcp_helpers import wait_until
 from wb_tcp import TCPIn
 from wishbone import Pipeline, framing
 from wishbone.testing import Harness
@@ -106,7 +105,7 @@ def test_bad_input_goes_to_failed_and_the_connection_reads_on():
             assert h.collect("outbox", 1)[0]["data"] == "after"
 
 
-def test_garbage_and_truncated_frames_with_octet_counting():
+def test_garbage_and_truncated_frames_with_octet_counting(wait_until):
     rng = random.Random(3)
     failed: list = []
     with gevent.Timeout(15), Harness(TCPIn, {"port": 0, "framing": "octet_counting", "decode": "raw"}) as h:
@@ -156,7 +155,7 @@ def test_connect_and_never_send_and_slow_loris_are_cut_by_the_idle_timeout():
             sock.close()
 
 
-def test_connections_beyond_max_connections_are_closed_at_once():
+def test_connections_beyond_max_connections_are_closed_at_once(wait_until):
     with gevent.Timeout(15), Harness(TCPIn, {"port": 0, "max_connections": 2}) as h:
         first, second = connect(h.module.port), connect(h.module.port)
         first.sendall(b"a\n")
@@ -174,7 +173,7 @@ def test_connections_beyond_max_connections_are_closed_at_once():
             sock.close()
 
 
-def test_a_stop_hands_on_what_was_already_received():
+def test_a_stop_hands_on_what_was_already_received(wait_until):
     h = Harness(TCPIn, {"port": 0})
     with gevent.Timeout(15):
         h.start()
@@ -187,7 +186,7 @@ def test_a_stop_hands_on_what_was_already_received():
         sock.close()
 
 
-def test_backpressure_stops_reading_and_nothing_is_buffered_without_bound():
+def test_backpressure_stops_reading_and_nothing_is_buffered_without_bound(wait_until):
     """tcp_in -> tcp_out -> a server that does not read: the sender is held back by TCP, not buffered."""
     listener = gevent.socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -291,7 +290,7 @@ def tls_variables(certs: dict, client_auth: str = "none") -> dict:
     return variables
 
 
-def test_tls_lines_arrive_and_plain_text_to_the_tls_port_is_refused_and_counted(certs):
+def test_tls_lines_arrive_and_plain_text_to_the_tls_port_is_refused_and_counted(certs, wait_until):
     with gevent.Timeout(15), Harness(TCPIn, tls_variables(certs)) as h:
         plain = connect(h.module.port)
         plain.sendall(b"GET / HTTP/1.0\r\n\r\nhello in plain text\n")
@@ -306,7 +305,7 @@ def test_tls_lines_arrive_and_plain_text_to_the_tls_port_is_refused_and_counted(
     assert [e["data"] for e in events] == ["secret one", "secret two"]
 
 
-def test_tls_client_certificates_required(certs):
+def test_tls_client_certificates_required(certs, wait_until):
     with gevent.Timeout(15), Harness(TCPIn, tls_variables(certs, "required")) as h:
         with tls_client(certs).wrap_socket(connect(h.module.port), server_hostname="localhost") as tls:
             tls.sendall(b"signed\n")
@@ -350,7 +349,7 @@ def test_random_bytes_at_a_tls_port_never_stop_it(certs):
 
 
 @pytest.mark.parametrize("name", ["newline", "octet_counting", "length_prefix"])
-def test_random_bytes_in_every_framing_never_stop_the_server(name):
+def test_random_bytes_in_every_framing_never_stop_the_server(name, wait_until):
     rng = random.Random(name)
     variables = {"port": 0, "framing": name, "decode": "raw", "max_frame": 4096}
     with gevent.Timeout(20), Harness(TCPIn, variables) as h:

@@ -7,7 +7,6 @@ import ssl
 import gevent
 import gevent.ssl
 import pytest
-from tcp_helpers import Sink, free_tcp_port, wait_until
 from wb_tcp import TCPOut
 from wishbone import framing, new_event, track
 from wishbone.testing import Harness
@@ -17,7 +16,7 @@ def events(n: int, start: int = 0) -> list[dict]:
     return [new_event(f"event {i}") for i in range(start, start + n)]
 
 
-def test_batches_are_written_in_order_one_write_each(sink):
+def test_batches_are_written_in_order_one_write_each(sink, wait_until):
     with gevent.Timeout(15), Harness(TCPOut, {"port": sink.port}) as h:
         wait_until(lambda: h.module.ready, 5, "connected")
         for start in range(0, 1000, 100):
@@ -30,7 +29,7 @@ def test_batches_are_written_in_order_one_write_each(sink):
 
 
 @pytest.mark.parametrize("name", ["octet_counting", "length_prefix"])
-def test_counted_framings_and_json(sink, name):
+def test_counted_framings_and_json(sink, name, wait_until):
     data = [{"a": 1}, "multi\nline", b"\x00\x01"]
     with gevent.Timeout(15), Harness(TCPOut, {"port": sink.port, "framing": name, "encode": "json"}) as h:
         h.feed([new_event(d) for d in data])
@@ -39,7 +38,7 @@ def test_counted_framings_and_json(sink, name):
     assert framing.decoder(name).feed(sink.data()) == [b'{"a": 1}', b'"multi\\nline"', b'"\\u0000\\u0001"']
 
 
-def test_raw_encoding_and_a_newline_inside_data_goes_to_failed(sink):
+def test_raw_encoding_and_a_newline_inside_data_goes_to_failed(sink, wait_until):
     with gevent.Timeout(15), Harness(TCPOut, {"port": sink.port}) as h:
         h.feed([new_event(b"bytes"), new_event("two\nlines"), new_event({"k": [1]}), new_event("text")])
         [failed] = h.collect("failed", 1)
@@ -49,14 +48,14 @@ def test_raw_encoding_and_a_newline_inside_data_goes_to_failed(sink):
     assert failed["data"] == "two\nlines" and "holds a newline" in failed["headers"]["error"]["message"]
 
 
-def test_a_server_that_is_not_there_yet_gets_everything_once_it_is():
-    port = free_tcp_port()
+def test_a_server_that_is_not_there_yet_gets_everything_once_it_is(wait_until, sink_factory, tcp_port):
+    port = tcp_port
     with gevent.Timeout(20), Harness(TCPOut, {"port": port, "reconnect_max": 0.2}) as h:
         h.feed(events(300))
         gevent.sleep(0.5)
         assert not h.module.ready and h.module.metrics()["connect_failures"] >= 2
         assert h.module.metrics()["sent"] == 0  # waiting, not dropping
-        server = Sink(port)
+        server = sink_factory(port)
         try:
             wait_until(lambda: len(server.lines()) == 300, 10, "300 lines once the server is up")
             assert server.lines() == [f"event {i}".encode() for i in range(300)]
@@ -64,7 +63,7 @@ def test_a_server_that_is_not_there_yet_gets_everything_once_it_is():
             server.stop()
 
 
-def test_a_connection_the_server_closed_is_never_written_into(sink):
+def test_a_connection_the_server_closed_is_never_written_into(sink, wait_until):
     """Between batches the server closes the connection: the next batch goes to a new one, whole."""
     with gevent.Timeout(30), Harness(TCPOut, {"port": sink.port, "reconnect_initial": 0.05}) as h:
         for round_ in range(5):
@@ -77,8 +76,8 @@ def test_a_connection_the_server_closed_is_never_written_into(sink):
     assert metrics["connects"] == 5 and metrics["sent"] == 500
 
 
-def test_a_server_restart_loses_nothing_that_was_not_yet_written():
-    server = Sink()
+def test_a_server_restart_loses_nothing_that_was_not_yet_written(wait_until, sink_factory):
+    server = sink_factory()
     port = server.port
     with gevent.Timeout(30), Harness(TCPOut, {"port": port, "reconnect_initial": 0.05, "reconnect_max": 0.2}) as h:
         h.feed(events(100))
@@ -87,7 +86,7 @@ def test_a_server_restart_loses_nothing_that_was_not_yet_written():
         h.feed(events(100, 100))
         gevent.sleep(0.5)
         assert h.module.metrics()["connect_failures"] >= 1 and not h.module.ready
-        server = Sink(port)  # and comes back on the same port
+        server = sink_factory(port)  # and comes back on the same port
         try:
             wait_until(lambda: len(server.lines()) == 100, 10, "the next 100 after the restart")
         finally:
@@ -95,9 +94,9 @@ def test_a_server_restart_loses_nothing_that_was_not_yet_written():
     assert server.lines() == [f"event {i}".encode() for i in range(100, 200)]
 
 
-def test_a_stop_without_a_server_abandons_the_unwritten_so_a_tracked_input_redelivers():
+def test_a_stop_without_a_server_abandons_the_unwritten_so_a_tracked_input_redelivers(wait_until, tcp_port):
     settled: list = []
-    h = Harness(TCPOut, {"port": free_tcp_port()})
+    h = Harness(TCPOut, {"port": tcp_port})
     with gevent.Timeout(15):
         h.start()
         h.feed([track(e, lambda tag, ok: settled.append((tag, ok)), i) for i, e in enumerate(events(5))])
@@ -110,7 +109,7 @@ def test_a_stop_without_a_server_abandons_the_unwritten_so_a_tracked_input_redel
     assert sorted(settled) == [(i, None) for i in range(5)]  # None: abandoned, to be redelivered
 
 
-def test_delivered_events_settle_ok(sink):
+def test_delivered_events_settle_ok(sink, wait_until):
     settled: list = []
     with gevent.Timeout(15), Harness(TCPOut, {"port": sink.port}) as h:
         h.feed([track(e, lambda tag, ok: settled.append(ok), i) for i, e in enumerate(events(10))])
@@ -119,14 +118,14 @@ def test_delivered_events_settle_ok(sink):
     assert settled == [True] * 10
 
 
-def tls_sink(certs: dict) -> Sink:
+def tls_sink(certs: dict, sink_factory):
     context = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certs["server_cert"], certs["server_key"])
-    return Sink(ssl_context=context)
+    return sink_factory(ssl_context=context)
 
 
-def test_tls_to_a_server_whose_certificate_checks_out(certs):
-    server = tls_sink(certs)
+def test_tls_to_a_server_whose_certificate_checks_out(certs, wait_until, sink_factory):
+    server = tls_sink(certs, sink_factory)
     try:
         variables = {"port": server.port, "tls": True, "tls_ca": certs["ca"], "tls_server_name": "localhost"}
         with gevent.Timeout(15), Harness(TCPOut, variables) as h:
@@ -137,8 +136,8 @@ def test_tls_to_a_server_whose_certificate_checks_out(certs):
     assert server.lines()[0] == b"event 0"
 
 
-def test_tls_refuses_a_server_it_cannot_verify(certs):
-    server = tls_sink(certs)
+def test_tls_refuses_a_server_it_cannot_verify(certs, wait_until, sink_factory):
+    server = tls_sink(certs, sink_factory)
     try:
         variables = {"port": server.port, "tls": True, "tls_ca": certs["other_ca"], "reconnect_max": 0.2}
         with gevent.Timeout(15), Harness(TCPOut, variables) as h:
