@@ -116,3 +116,10 @@ def test_format_fills_a_missing_timestamp_and_nil_fields():
     assert parse(format_3164({"app": "x", "message": "y"}))["app"] == "x"
     with pytest.raises(SyslogError, match="facility"):
         format_5424({"facility": 24})
+
+
+def test_a_bsd_timestamp_becomes_rfc_3339_in_rfc_5424():
+    fields = parse("<34>Oct  1 22:14:15 host su: hi")
+    stamp = parse(format_5424(fields))["timestamp"]
+    assert stamp[4:19] == "-10-01T22:14:15" and stamp[19] in "+-" and stamp[:4].isdigit()
+    assert parse(format_5424({"timestamp": "yesterday", "message": "m"}, now=0.0))["timestamp"].startswith("1970-")

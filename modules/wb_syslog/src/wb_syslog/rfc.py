@@ -292,13 +292,32 @@ def _pri_value(facility: Any, severity: Any) -> int:
     return facility * 8 + severity
 
 
+def _rfc3339_from_bsd(timestamp: str) -> str | None:
+    """``Oct 11 22:14:15`` (RFC 3164: local time, no year) as RFC 3339 in this year; None if it is not one."""
+    try:
+        month = _MONTH_NAMES.index(timestamp[:3]) + 1
+        day, clock = int(timestamp[4:6]), timestamp[7:15]
+        hour, minute, second = (int(x) for x in clock.split(":"))
+    except ValueError:
+        return None
+    year = time.localtime().tm_year
+    offset = time.localtime(time.mktime((year, month, day, hour, minute, second, 0, 0, -1))).tm_gmtoff
+    sign = "+" if offset >= 0 else "-"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{sign}{hours:02d}:{minutes:02d}"
+
+
 def format_5424(fields: dict, now: float | None = None) -> str:
     """An RFC 5424 message from *fields* (as :func:`parse` gives them); missing ones are nil ("-").
 
-    No timestamp: the time *now* (default: this instant), UTC, in microseconds.
+    No timestamp: the time *now* (default: this instant), UTC, in microseconds. An RFC 3164
+    timestamp (``Oct 11 22:14:15``, from a BSD message) is written as RFC 3339 in this year,
+    local time; any other that is not RFC 3339 is replaced by *now*.
     """
     pri = _pri_value(fields.get("facility", 1), fields.get("severity", 5))
     timestamp = fields.get("timestamp")
+    if timestamp and not timestamp[:4].isdigit():
+        timestamp = _rfc3339_from_bsd(timestamp) if timestamp[:3] in _MONTHS else None
     if not timestamp:
         t = time.time() if now is None else now
         timestamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
