@@ -151,8 +151,9 @@ def start_wishbone(work: Path) -> Receiver:
 def run_wishbone(udp: int, tcp: int, out: str) -> None:
     """The Wishbone receiver process: syslog_in (udp) + syslog_in (tcp) -> FileWriter."""
     import gevent
+    import gevent.event
     from wishbone import Output, Pipeline
-    from wishbone import bootstrap as bootstrap_mod
+    from wishbone.testing import load_bootstrap
 
     class FileWriter(Output):
         """Appends one line per event, one write per batch (a minimal stand-in for file_out).
@@ -183,16 +184,14 @@ def run_wishbone(udp: int, tcp: int, out: str) -> None:
         def on_stop(self) -> None:
             self.file.close()
 
-    doc = {
-        "bootstrap": {
-            "udp": {"module": "syslog_in", "variables": {"port": udp}},
-            "tcp": {"module": "syslog_in", "variables": {"port": tcp, "transport": "tcp"}},
-            "file": {"module": "null", "variables": {}},
+    boot = load_bootstrap(
+        {
+            "udp": ("syslog_in", {"port": udp}),
+            "tcp": ("syslog_in", {"port": tcp, "transport": "tcp"}),
+            "file": (FileWriter, {"path": out}),
         },
-        "routingtable": {"udp.outbox": ["file.inbox"], "tcp.outbox": ["file.inbox"]},
-    }
-    boot = bootstrap_mod.load_dict(doc)
-    boot.modules["file"] = dataclasses.replace(boot.modules["file"], cls=FileWriter, variables={"path": out})
+        {"udp.outbox": ["file.inbox"], "tcp.outbox": ["file.inbox"]},
+    )
     pipeline = Pipeline(boot)
     stop = gevent.event.Event()
     gevent.signal_handler(signal.SIGTERM, stop.set)
