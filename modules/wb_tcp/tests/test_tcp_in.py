@@ -75,6 +75,19 @@ def test_counted_framings_carry_newlines_and_binary(name):
     assert [e["data"] for e in events] == frames
 
 
+def test_a_line_codec_makes_one_event_per_line_of_a_frame(wait_until):
+    with gevent.Timeout(10), Harness(TCPIn, {"port": 0, "framing": "length_prefix", "decode": "json_lines"}) as h:
+        with connect(h.module.port) as sock:
+            sock.sendall(framing.encode_length_prefix([b'{"a": 1}\n{"b": 2}\n', b"[3]"]))
+            events = h.collect("outbox", 3)
+    assert [e["data"] for e in events] == [{"a": 1}, {"b": 2}, [3]]
+
+
+def test_an_unknown_codec_is_refused_naming_the_codecs():
+    with pytest.raises(ValueError, match="decode: .*json"):
+        TCPIn(port=0, decode="yaml")
+
+
 def test_json_decoding_per_frame():
     with gevent.Timeout(10), Harness(TCPIn, {"port": 0, "decode": "json"}) as h:
         with connect(h.module.port) as sock:
@@ -82,7 +95,8 @@ def test_json_decoding_per_frame():
             good = h.collect("outbox", 2)
             [bad] = h.collect("failed", 1)
     assert [e["data"] for e in good] == [{"a": 1}, "text"]
-    assert bad["data"] == b"[1, 2" and bad["headers"]["error"]["type"] == "JSONDecodeError"
+    assert bad["data"] == b"[1, 2" and bad["headers"]["error"]["type"] == "CodecError"
+    assert bad["headers"]["error"]["message"].startswith("not JSON")
 
 
 def test_bad_input_goes_to_failed_and_the_connection_reads_on():
@@ -95,7 +109,8 @@ def test_bad_input_goes_to_failed_and_the_connection_reads_on():
         too_long, not_text = failed
         assert too_long["data"] == b"y" * 100 and "longer than 100" in too_long["headers"]["error"]["message"]
         assert not_text["data"] == b"\xff\xfe not utf-8"
-        assert not_text["headers"]["error"]["type"] == "UnicodeDecodeError"
+        assert not_text["headers"]["error"]["type"] == "CodecError"
+        assert "invalid UTF-8" in not_text["headers"]["error"]["message"]
         assert not_text["headers"]["tcp"]["peer"][0] == "127.0.0.1"
         metrics = h.module.metrics()
         assert metrics["frame_errors"] == 1 and metrics["decode_failures"] == 1

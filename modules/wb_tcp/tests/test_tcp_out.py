@@ -35,7 +35,7 @@ def test_counted_framings_and_json(sink, name, wait_until):
         h.feed([new_event(d) for d in data])
         h.wait_consumed(3)
         wait_until(lambda: len(framing.decoder(name).feed(sink.data())) == 3, 5, "3 frames")
-    assert framing.decoder(name).feed(sink.data()) == [b'{"a": 1}', b'"multi\\nline"', b'"\\u0000\\u0001"']
+    assert framing.decoder(name).feed(sink.data()) == [b'{"a":1}', b'"multi\\nline"', b'"\\u0000\\u0001"']
 
 
 def test_raw_encoding_and_a_newline_inside_data_goes_to_failed(sink, wait_until):
@@ -44,7 +44,7 @@ def test_raw_encoding_and_a_newline_inside_data_goes_to_failed(sink, wait_until)
         [failed] = h.collect("failed", 1)
         h.wait_consumed(4)
         wait_until(lambda: len(sink.lines()) == 3, 5, "3 lines")
-    assert sink.lines() == [b"bytes", b'{"k": [1]}', b"text"]
+    assert sink.lines() == [b"bytes", b'{"k":[1]}', b"text"]
     assert failed["data"] == "two\nlines" and "holds a newline" in failed["headers"]["error"]["message"]
 
 
@@ -157,6 +157,8 @@ def test_bad_parameters_are_refused_by_name():
         ({"port": 1, "tls_ca": "ca.pem"}, "tls"),
         ({"port": 1, "reconnect_initial": 5.0, "reconnect_max": 1.0}, "reconnect"),
         ({"port": 1, "write_timeout": 0}, "write_timeout"),
+        ({"port": 1, "encode": "lines"}, "framing does"),
+        ({"port": 1, "encode": "yaml"}, "encode"),
     ):
         with pytest.raises(ValueError, match=match):
             TCPOut(**bad)

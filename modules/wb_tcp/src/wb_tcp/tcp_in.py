@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 import time
@@ -14,13 +13,13 @@ import gevent.event
 import gevent.pool
 import gevent.server
 import gevent.socket
-from wishbone import Input, framing
+from wishbone import Input, codec, framing
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 
 from wb_tcp.tls import CLIENT_AUTH, server_context
 
-__all__ = ["TCPIn", "decoder_for"]
+__all__ = ["TCPIn"]
 
 #: Seconds a stop spends reading what the kernel already holds for each connection.
 FINAL_DRAIN = 1.0
@@ -38,18 +37,6 @@ class _Stopping(Exception):
 
 
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError)
-
-
-def _text(frame: bytes) -> str:
-    return frame.decode("utf-8")
-
-
-def decoder_for(name: str) -> Callable[[bytes], Any] | None:
-    """The function turning one frame into event data for ``decode`` *name*; None for raw bytes.
-
-    (The shared ``wishbone.codec`` takes this over once it is on main; the names stay.)
-    """
-    return {"raw": None, "text": _text, "json": json.loads}[name]
 
 
 class TCPIn(Input):
@@ -87,7 +74,8 @@ class TCPIn(Input):
         framing (str): "newline" (default), "octet_counting" (RFC 6587) or "length_prefix"
             (4-byte big-endian length).
         max_frame (int): longest frame accepted, in bytes (default 1048576); longer ones go to failed.
-        decode (str): "text" (UTF-8, the default), "raw" (bytes) or "json" (one JSON value per frame).
+        decode (str): a codec of wishbone.codec per frame: "text" (UTF-8, the default), "raw" (bytes),
+            "json", "msgpack"; "lines" / "json_lines" make one event per line of a frame.
         idle_timeout (float): seconds a connection may go without sending a whole frame before it
             is closed (default 300; 0: never).
         max_connections (int): connections open at once (default 1024); more are closed at once.
@@ -117,7 +105,7 @@ class TCPIn(Input):
         address: str = "127.0.0.1",
         framing: Literal["newline", "octet_counting", "length_prefix"] = "newline",
         max_frame: int = 1 << 20,
-        decode: Literal["text", "raw", "json"] = "text",
+        decode: str = "text",
         idle_timeout: float = 300.0,
         max_connections: int = 1024,
         read_size: int = 65536,
@@ -134,8 +122,10 @@ class TCPIn(Input):
             raise ValueError(f"framing must be newline, octet_counting or length_prefix, got {framing!r}")
         if max_frame < 1:
             raise ValueError(f"max_frame must be at least 1 byte, got {max_frame}")
-        if decode not in ("text", "raw", "json"):
-            raise ValueError(f"decode must be text, raw or json, got {decode!r}")
+        try:
+            self._codec = codec.get(decode)
+        except ValueError as exc:  # names the codecs; the bootstrap adds the JSON path
+            raise ValueError(f"decode: {exc}") from None
         if idle_timeout < 0:
             raise ValueError(f"idle_timeout must be 0 (never) or more seconds, got {idle_timeout}")
         if max_connections < 1:
@@ -181,7 +171,10 @@ class TCPIn(Input):
 
     def on_start(self) -> None:
         self._bad = RateLimitedLog(self.log)
-        self._decode = decoder_for(self.decode)
+        found = self._codec
+        # raw: the frame's bytes, no call; one item per frame: decode_frame; framed codecs: a list each
+        self._decode = None if found.name == "raw" else (found.decode if found.framed else found.decode_frame)
+        self._each_item = found.framed
         if self.tls_cert:
             try:
                 self._tls = server_context(self.tls_cert, self.tls_key, self.tls_ca, self.tls_client_auth)
@@ -337,7 +330,7 @@ class TCPIn(Input):
             tls = conn_headers.get("tls")
             if tls is None and decode is None:
                 events = [{"headers": {"tcp": {"peer": [peer[0], peer[1]]}}, "data": f} for f in frames]
-            elif tls is None:
+            elif tls is None and not self._each_item:
                 try:
                     events = [{"headers": {"tcp": {"peer": [peer[0], peer[1]]}}, "data": decode(f)} for f in frames]
                 except Exception:
@@ -361,6 +354,7 @@ class TCPIn(Input):
         events, failed = [], []
         peer = conn_headers["peer"]
         tls = conn_headers.get("tls")
+        each_item = self._each_item
         for frame in frames:
             try:
                 data = frame if decode is None else decode(frame)
@@ -368,10 +362,11 @@ class TCPIn(Input):
                 self.counters["decode_failures"] += 1
                 failed.append(self._failure(conn_headers, frame, exc))
                 continue
-            tcp: dict = {"peer": [peer[0], peer[1]]}
-            if tls is not None:
-                tcp["tls"] = dict(tls)
-            events.append({"headers": {"tcp": tcp}, "data": data})
+            for item in data if each_item else (data,):
+                tcp: dict = {"peer": [peer[0], peer[1]]}
+                if tls is not None:
+                    tcp["tls"] = dict(tls)
+                events.append({"headers": {"tcp": tcp}, "data": item})
         return events, failed
 
     def _failure(self, conn_headers: dict, data: bytes, exc: Exception) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import random
 import socket
 import ssl
 import time
@@ -12,57 +10,19 @@ from typing import Any, Literal
 import gevent
 import gevent.event
 import gevent.socket
-from wishbone import Output, framing
+from wishbone import Output, codec, framing
 from wishbone.ack import mark_abandoned
 from wishbone.log import RateLimitedLog
+from wishbone.reconnect import Backoff
 
 from wb_tcp.tls import client_context
 
-__all__ = ["TCPOut", "to_bytes"]
+__all__ = ["TCPOut"]
 
 #: Seconds before the stop deadline at which a batch that still cannot be written is abandoned.
 STOP_MARGIN = 0.5
 #: How often the connection keeper looks whether the peer closed the connection.
 PEER_CHECK = 0.5
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8", "backslashreplace")
-    return str(value)
-
-
-def to_bytes(data: Any, encode: str = "raw") -> bytes:
-    """The frame for *data*: with "raw", bytes as they are, text as UTF-8, anything else as JSON;
-    with "json", always JSON. (``wishbone.codec`` takes this over once it is on main.)"""
-    if encode == "raw":
-        if type(data) is bytes:
-            return data
-        if type(data) is str:
-            return data.encode("utf-8")
-        if isinstance(data, (bytearray, memoryview)):
-            return bytes(data)
-    return json.dumps(data, ensure_ascii=False, default=_json_default).encode("utf-8")
-
-
-class _Backoff:
-    """Delays between connection attempts: doubling from *initial* to *maximum*, jittered by 20%.
-
-    (``wishbone.reconnect`` takes this over once it is on main.)
-    """
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.nominal = initial
-
-    def next(self) -> float:
-        delay = self.nominal
-        self.nominal = min(self.maximum, delay * 2)
-        return delay * (1.0 - 0.2 * random.random())
-
-    def reset(self) -> None:
-        self.nominal = self.initial
 
 
 class TCPOut(Output):
@@ -78,9 +38,11 @@ class TCPOut(Output):
     Before each write the output looks whether the server closed the connection (reads what
     it may have sent and discards it), so a batch is not written into a dead connection.
 
-    Data is encoded by ``encode``: "raw" writes bytes as they are, text as UTF-8 and any
-    other data as JSON; "json" writes every value as JSON. An event whose data cannot be
-    framed (a newline inside it with newline framing) goes to ``failed``.
+    Data is encoded by ``encode``, a codec of :mod:`wishbone.codec` that makes one frame of
+    one value: "raw" writes bytes as they are, text as UTF-8 and any other data as JSON;
+    "text", "json" and "msgpack" as those codecs do (the framing adds the frame's end, so the
+    line codecs are not offered). An event whose data cannot be encoded, or framed (a
+    newline inside it with newline framing), goes to ``failed``.
 
     Delivery: what ``sendall`` handed to the kernel counts as written; TCP has no
     application acknowledgement, so what the server's process loses after that is lost
@@ -96,7 +58,7 @@ class TCPOut(Output):
         host (str): the server's host name or address (default "127.0.0.1").
         framing (str): "newline" (default), "octet_counting" (RFC 6587) or "length_prefix"
             (4-byte big-endian length).
-        encode (str): "raw" (default) or "json", see above.
+        encode (str): "raw" (default), "text", "json" or "msgpack", see above.
         connect_timeout (float): seconds a connection attempt (with its TLS handshake) may take (default 5).
         write_timeout (float): seconds a write may stay blocked (the server reads nothing) before
             the connection is taken as lost and the batch written again on a new one (default 60).
@@ -124,7 +86,7 @@ class TCPOut(Output):
         port: int,
         host: str = "127.0.0.1",
         framing: Literal["newline", "octet_counting", "length_prefix"] = "newline",
-        encode: Literal["raw", "json"] = "raw",
+        encode: str = "raw",
         connect_timeout: float = 5.0,
         write_timeout: float = 60.0,
         reconnect_initial: float = 0.1,
@@ -142,8 +104,15 @@ class TCPOut(Output):
             raise ValueError("host must not be empty")
         if framing not in ("newline", "octet_counting", "length_prefix"):
             raise ValueError(f"framing must be newline, octet_counting or length_prefix, got {framing!r}")
-        if encode not in ("raw", "json"):
-            raise ValueError(f"encode must be raw or json, got {encode!r}")
+        try:
+            found = codec.get(encode)
+        except ValueError as exc:  # names the codecs; the bootstrap adds the JSON path
+            raise ValueError(f"encode: {exc}") from None
+        if found.framed:
+            raise ValueError(
+                f"encode: {encode} ends each value with a newline itself; the framing does: use raw, text or json"
+            )
+        self._codec = found
         for name, value in (("connect_timeout", connect_timeout), ("write_timeout", write_timeout)):
             if value <= 0:
                 raise ValueError(f"{name} must be more than 0 s, got {value}")
@@ -214,7 +183,7 @@ class TCPOut(Output):
 
     def _keep_connected(self) -> None:
         """Connect, watch the connection, reconnect with backoff; until the module stops."""
-        backoff = _Backoff(self.reconnect_initial, self.reconnect_max)
+        backoff = Backoff(self.reconnect_initial, self.reconnect_max)
         closing = self._closing
         while not closing.is_set():
             if self._sock is None:
@@ -277,9 +246,9 @@ class TCPOut(Output):
 
     # ------------------------------------------------------------------ writing
     def consume_batch(self, events: list) -> None:
-        encode = self.encode
+        encode = self._codec.encode
         try:
-            frames = [to_bytes(e["data"], encode) for e in events]
+            frames = [encode(e["data"]) for e in events]
             good = events
         except Exception:
             frames, good = self._each(events, encode)
@@ -290,11 +259,11 @@ class TCPOut(Output):
         if good:
             self._write(wire, good)
 
-    def _each(self, events: list, encode: str) -> tuple[list, list]:
+    def _each(self, events: list, encode: Any) -> tuple[list, list]:
         frames, good = [], []
         for event in events:
             try:
-                frames.append(to_bytes(event["data"], encode))
+                frames.append(encode(event["data"]))
             except Exception as exc:
                 self.fail(event, exc)
                 continue
