@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import socket
 import time
 from typing import Any, Literal
@@ -14,6 +13,7 @@ import gevent.socket
 from wishbone import Output, framing
 from wishbone.ack import mark_abandoned
 from wishbone.log import RateLimitedLog
+from wishbone.reconnect import Backoff
 
 from wb_syslog.rfc import format_3164, format_5424
 
@@ -35,9 +35,10 @@ class SyslogOut(Output):
 
     UDP: one datagram per message. TCP: each batch framed (``framing``, octet counting by
     default as RFC 6587 recommends) into one ``sendall``; the connection is kept up by a
-    greenlet that reconnects with backoff (0.1 s doubling to ``reconnect_max``); while there is
-    none the batch is kept and the output waits, so nothing unwritten is dropped; a failed
-    write keeps the batch and writes it again, whole, on the next connection.
+    greenlet that reconnects with backoff (``wishbone.reconnect.Backoff``: 0.1 s, doubling
+    to ``reconnect_max``); while there is none the batch is kept and the output waits, so
+    nothing unwritten is dropped; a failed write keeps the batch and writes it again, whole,
+    on the next connection.
 
     Delivery: at most once (UDP: the network may drop a datagram; TCP: what the kernel has
     accepted counts as written, and a batch cut off by a broken connection is written again,
@@ -214,7 +215,7 @@ class SyslogOut(Output):
 
     # ------------------------------------------------------------------ TCP
     def _keep_connected(self) -> None:
-        delay = 0.1
+        backoff = Backoff(0.1, self.reconnect_max)
         closing = self._closing
         while not closing.is_set():
             if self._sock is None:
@@ -222,11 +223,10 @@ class SyslogOut(Output):
                     sock = gevent.socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
                 except OSError as exc:
                     self.counters["connect_failures"] += 1
-                    wait = delay * (1.0 - 0.2 * random.random())
+                    wait = backoff.next()
                     self._bad.warning(
                         "Cannot connect to tcp %s:%d: %s; next in %.1f s.", self.host, self.port, exc, wait
                     )
-                    delay = min(self.reconnect_max, delay * 2)
                     closing.wait(wait)
                     continue
                 if closing.is_set():
@@ -235,7 +235,7 @@ class SyslogOut(Output):
                 sock.settimeout(60.0)
                 self._sock = sock
                 self.counters["connects"] += 1
-                delay = 0.1
+                backoff.reset()
                 self.log.info("Connected to tcp %s:%d (syslog %s).", self.host, self.port, self.format)
                 self._connected.set()
             closing.wait(0.5)
