@@ -64,8 +64,8 @@ def test_tcp_server_that_comes_late_gets_everything_and_a_stop_without_it_abando
     port = free_port()
     with gevent.Timeout(20), Harness(SyslogOut, {"port": port, "transport": "tcp", "reconnect_max": 0.2}) as h:
         h.feed([new_event(f"m{i}") for i in range(50)])
-        gevent.sleep(0.5)
-        assert not h.module.ready and h.module.metrics()["connect_failures"] >= 2
+        wait_until(lambda: h.module.metrics()["connect_failures"] >= 2, 5, "two failed attempts")
+        assert not h.module.ready
         sink = tcp_sink(port)
         try:
             wait_until(lambda: len(framing.decoder("octet_counting").feed(sink.data())) == 50, 10, "50 messages")

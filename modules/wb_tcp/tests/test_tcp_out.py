@@ -52,8 +52,8 @@ def test_a_server_that_is_not_there_yet_gets_everything_once_it_is(wait_until, s
     port = tcp_port
     with gevent.Timeout(20), Harness(TCPOut, {"port": port, "reconnect_max": 0.2}) as h:
         h.feed(events(300))
-        gevent.sleep(0.5)
-        assert not h.module.ready and h.module.metrics()["connect_failures"] >= 2
+        wait_until(lambda: h.module.metrics()["connect_failures"] >= 2, 5, "two failed attempts")
+        assert not h.module.ready
         assert h.module.metrics()["sent"] == 0  # waiting, not dropping
         server = sink_factory(port)
         try:
@@ -84,8 +84,8 @@ def test_a_server_restart_loses_nothing_that_was_not_yet_written(wait_until, sin
         wait_until(lambda: len(server.lines()) == 100, 5, "the first 100")
         server.stop()  # the server goes away
         h.feed(events(100, 100))
-        gevent.sleep(0.5)
-        assert h.module.metrics()["connect_failures"] >= 1 and not h.module.ready
+        wait_until(lambda: h.module.metrics()["connect_failures"] >= 1, 5, "a failed attempt")
+        assert not h.module.ready
         server = sink_factory(port)  # and comes back on the same port
         try:
             wait_until(lambda: len(server.lines()) == 100, 10, "the next 100 after the restart")

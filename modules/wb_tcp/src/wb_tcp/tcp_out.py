@@ -158,6 +158,7 @@ class TCPOut(Output):
             except (OSError, ssl.SSLError) as exc:
                 raise OSError(f"cannot load the TLS CAs or client certificate: {exc}") from None
         self._connected = gevent.event.Event()
+        self._lost = gevent.event.Event()  # set when a writer drops the connection: reconnect now
         self._closing = gevent.event.Event()
         self.spawn(self._keep_connected)
 
@@ -205,7 +206,8 @@ class TCPOut(Output):
                 backoff.reset()
                 self.log.info("Connected to tcp %s:%d%s.", self.host, self.port, " (TLS)" if self._context else "")
                 self._connected.set()
-            closing.wait(PEER_CHECK)
+            gevent.wait([closing, self._lost], timeout=PEER_CHECK, count=1)
+            self._lost.clear()
             sock = self._sock
             if sock is not None and not self._writing and self._peer_closed(sock):
                 self._drop_connection(sock, "the server closed the connection")
@@ -237,6 +239,7 @@ class TCPOut(Output):
         if current is sock:
             self._sock = None
             self._connected.clear()
+            self._lost.set()
             if reason:
                 self._bad.warning("Connection to tcp %s:%d lost: %s; reconnecting.", self.host, self.port, reason)
         try:
