@@ -1,0 +1,57 @@
+"""The ``split`` processor: one event per item of a list field.
+
+The parts are made with :func:`wishbone.ack.split`: they share the original's delivery, so
+an input that acknowledges its source acks the original once the last part is delivered,
+and rejects it if any part failed.
+"""
+
+from __future__ import annotations
+
+from wishbone.ack import split
+from wishbone.module import Processor
+
+from wb_batch._paths import MISSING, getter
+
+__all__ = ["Split"]
+
+
+class Split(Processor):
+    """Emits one event per item of a list field; the original settles when its last part does.
+
+    Each part's ``data`` is one item; its headers are a copy of the original's. An empty
+    list emits nothing and the original settles as done (counted as ``empty``).
+
+    Parameters:
+        field (str): field path of the list to split (default "data"; e.g. ``data.records``).
+
+    Queues:
+        inbox: events carrying a list at ``field``.
+        outbox: one event per item, in order.
+        failed: events without the field, or whose field is not a list; ``headers.error``
+            names the path and the type found.
+    """
+
+    def __init__(self, field: str = "data") -> None:
+        self.field = field
+        self._get = getter(field)
+        self.parts = 0
+        self.empty = 0
+
+    def consume(self, event: dict) -> None:
+        """Emit one part per item of the event's list, or raise (to ``failed``)."""
+        items = self._get(event)
+        if type(items) is not list:
+            if items is MISSING:
+                raise LookupError(f"{self.field}: no such field (expected a list)")
+            raise TypeError(f"{self.field}: expected a list, got {type(items).__name__}")
+        if not items:
+            self.empty += 1
+            return
+        emit = self.emit
+        for part in split(event, items):
+            emit(part)
+        self.parts += len(items)
+
+    def metrics(self) -> dict:
+        """Parts emitted, and events whose list was empty."""
+        return {"parts": self.parts, "empty": self.empty}
