@@ -1,58 +1,63 @@
-"""Field paths into events (``data.user.name``, ``headers.amqp.tag``, ``data.items.0``).
+"""Field paths into events (``data.user.name``, ``headers.amqp.tag``, ``data.items[0]``).
 
-A stand-in until ``wishbone.paths`` is in the core: the same dotted syntax, replaced by it then.
+A stand-in until ``wishbone.paths`` is on the core's main line, with the same call shape
+(``compile_path(text).get(event, default)``): it is replaced by the core's then.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
 from typing import Any
 
-__all__ = ["MISSING", "getter", "hashable", "parse"]
+__all__ = ["MISSING", "FieldPath", "compile_path", "hashable"]
 
-#: What a getter returns for a field that is not there (unless given another default).
+#: What ``get`` returns for a field that is not there (unless given another default).
 MISSING: Any = object()
 
-
-def parse(path: str) -> tuple[str | int, ...]:
-    """The steps of *path*: ``"data.items.0"`` -> ``("data", "items", 0)``; ValueError if it is not one."""
-    if not isinstance(path, str) or not path:
-        raise ValueError(f"a field path must be a non-empty string like 'data.user.name', got {path!r}")
-    steps: list[str | int] = []
-    for part in path.split("."):
-        if not part:
-            raise ValueError(f"field path {path!r} has an empty step")
-        steps.append(int(part) if part.isdigit() else part)
-    if steps[0] not in ("data", "headers"):
-        raise ValueError(f"field path {path!r} must start with 'data' or 'headers'")
-    return tuple(steps)
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(-?[0-9]+)\]")
 
 
-def getter(path: str, default: Any = MISSING) -> Callable[[dict], Any]:
-    """A function returning the value at *path* in an event, or *default* when it is not there.
+class FieldPath:
+    """A compiled path: ``get(event, default)`` reads it, never raising."""
 
-    A step into a dict takes a key, a step into a list an index; any other step finds nothing.
-    """
-    steps = parse(path)
-    if len(steps) == 1:
-        top = steps[0]
-        return lambda event: event[top]
-    first, rest = steps[0], steps[1:]
+    __slots__ = ("text", "keys")
 
-    def get(event: dict) -> Any:
-        value: Any = event[first]
-        for step in rest:
+    def __init__(self, text: str, keys: tuple) -> None:
+        self.text = text
+        self.keys = keys
+
+    def get(self, event: dict, default: Any = MISSING) -> Any:
+        """The value at this path in *event*, or *default* when it is not there."""
+        keys = self.keys
+        value: Any = event[keys[0]]
+        for key in keys[1:]:
             cls = type(value)
             if cls is dict:
-                if step not in value:
+                if key not in value:
                     return default
-            elif cls is not list or type(step) is not int or not -len(value) <= step < len(value):
+            elif cls is not list or type(key) is not int or not -len(value) <= key < len(value):
                 return default
-            value = value[step]
+            value = value[key]
         return value
 
-    return get
+
+def compile_path(text: str) -> FieldPath:
+    """Parse *text* once; ValueError naming the column if it is not a path."""
+    if not isinstance(text, str) or not text:
+        raise ValueError(f"a field path must be a non-empty string like 'data.user.name', got {text!r}")
+    root = re.match(r"[A-Za-z0-9_-]+", text)
+    if root is None or root.group() not in ("data", "headers"):
+        raise ValueError(f"invalid field path {text!r} at column 1: a path starts with 'data' or 'headers'")
+    keys: list = [root.group()]
+    pos = root.end()
+    while pos < len(text):
+        step = _STEP.match(text, pos)
+        if step is None:
+            raise ValueError(f"invalid field path {text!r} at column {pos + 1}: expected .name or [index]")
+        keys.append(step.group(1) if step.group(1) is not None else int(step.group(2)))
+        pos = step.end()
+    return FieldPath(text, tuple(keys))
 
 
 def hashable(value: Any) -> Any:

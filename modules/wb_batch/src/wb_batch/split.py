@@ -10,7 +10,7 @@ from __future__ import annotations
 from wishbone.ack import split
 from wishbone.module import Processor
 
-from wb_batch._paths import MISSING, getter
+from wb_batch._paths import MISSING, compile_path
 
 __all__ = ["Split"]
 
@@ -33,7 +33,7 @@ class Split(Processor):
 
     def __init__(self, field: str = "data") -> None:
         self.field = field
-        self._get = getter(field)
+        self._get = compile_path(field).get
         self.parts = 0
         self.empty = 0
 

@@ -21,7 +21,7 @@ import gevent.event
 from wishbone.ack import merge
 from wishbone.module import Processor
 
-from wb_batch._paths import getter, hashable
+from wb_batch._paths import compile_path, hashable
 
 __all__ = ["TippingBucket"]
 
@@ -74,7 +74,7 @@ class TippingBucket(Processor):
         self.key = key
         self.max_keys = max_keys
         self.keep = keep
-        self._key_of = None if key is None else getter(key, None)
+        self._key_of = None if key is None else compile_path(key).get
         self._buckets: dict = {}  # key -> list of events (the per-event lookup)
         self._due: collections.OrderedDict = collections.OrderedDict()  # key -> monotonic tip time, oldest first
         self._wake = gevent.event.Event()
@@ -83,7 +83,7 @@ class TippingBucket(Processor):
     # ------------------------------------------------------------------ per event
     def consume(self, event: dict) -> None:
         """Put *event* in its key's bucket; tip the bucket if that filled it."""
-        key = None if self._key_of is None else self._key_of(event)
+        key = None if self._key_of is None else self._key_of(event, None)
         buckets = self._buckets
         try:
             bucket = buckets.get(key)
