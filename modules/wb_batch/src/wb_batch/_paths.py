@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["MISSING", "FieldPath", "compile_path", "hashable"]
@@ -19,15 +20,19 @@ _STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(-?[0-9]+)\]")
 
 
 class FieldPath:
-    """A compiled path: ``get(event, default)`` reads it, never raising."""
+    """A compiled path: ``get(event, default)`` reads it, never raising.
 
-    __slots__ = ("text", "keys")
+    ``get`` is an attribute set per path: a short path of keys gets a getter of its own.
+    """
+
+    __slots__ = ("text", "keys", "get")
 
     def __init__(self, text: str, keys: tuple) -> None:
         self.text = text
         self.keys = keys
+        self.get = self._walk
 
-    def get(self, event: dict, default: Any = MISSING) -> Any:
+    def _walk(self, event: dict, default: Any = MISSING) -> Any:
         """The value at this path in *event*, or *default* when it is not there."""
         keys = self.keys
         value: Any = event[keys[0]]
@@ -57,7 +62,36 @@ def compile_path(text: str) -> FieldPath:
             raise ValueError(f"invalid field path {text!r} at column {pos + 1}: expected .name or [index]")
         keys.append(step.group(1) if step.group(1) is not None else int(step.group(2)))
         pos = step.end()
-    return FieldPath(text, tuple(keys))
+    path = FieldPath(text, tuple(keys))
+    if all(type(key) is str for key in keys) and len(keys) <= 3:
+        path.get = _fast_get(*keys)  # keys only: indexing anything but a dict raises
+    return path
+
+
+def _fast_get(*keys: str) -> Callable[..., Any]:
+    """A getter for a path of 1 to 3 keys: a non-dict on the way raises TypeError, a missing key KeyError."""
+    if len(keys) == 1:
+        (a,) = keys
+        return lambda event, default=MISSING: event[a]
+    if len(keys) == 2:
+        a, b = keys
+
+        def get2(event: dict, default: Any = MISSING) -> Any:
+            try:
+                return event[a][b]
+            except (KeyError, IndexError, TypeError):
+                return default
+
+        return get2
+    a, b, c = keys
+
+    def get3(event: dict, default: Any = MISSING) -> Any:
+        try:
+            return event[a][b][c]
+        except (KeyError, IndexError, TypeError):
+            return default
+
+    return get3
 
 
 def hashable(value: Any) -> Any:

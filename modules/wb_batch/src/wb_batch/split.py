@@ -37,20 +37,29 @@ class Split(Processor):
         self.parts = 0
         self.empty = 0
 
+    def consume_batch(self, events: list) -> None:
+        """Emit one part per item of each event's list; an event without a list goes to ``failed``."""
+        get = self._get
+        parts: list = []
+        for event in events:
+            items = get(event)
+            if type(items) is not list:
+                self.fail(event, self._not_a_list(items))
+            elif items:
+                parts.extend(split(event, items))
+            else:
+                self.empty += 1
+        self.parts += len(parts)
+        self.emit_batch(parts)
+
     def consume(self, event: dict) -> None:
-        """Emit one part per item of the event's list, or raise (to ``failed``)."""
-        items = self._get(event)
-        if type(items) is not list:
-            if items is MISSING:
-                raise LookupError(f"{self.field}: no such field (expected a list)")
-            raise TypeError(f"{self.field}: expected a list, got {type(items).__name__}")
-        if not items:
-            self.empty += 1
-            return
-        emit = self.emit
-        for part in split(event, items):
-            emit(part)
-        self.parts += len(items)
+        """Split one event (the framework hands whole batches to consume_batch)."""
+        self.consume_batch([event])
+
+    def _not_a_list(self, found: object) -> Exception:
+        if found is MISSING:
+            return LookupError(f"{self.field}: no such field (expected a list)")
+        return TypeError(f"{self.field}: expected a list, got {type(found).__name__}")
 
     def metrics(self) -> dict:
         """Parts emitted, and events whose list was empty."""

@@ -7,7 +7,7 @@ early), and at stop, once the inbox has drained. The tipped event is made with
 :func:`wishbone.ack.merge`, so an input that acknowledges its source learns about every
 original only when the bucket has been delivered (or failed).
 
-Per event the work is a few dict operations; one background greenlet tips aged buckets,
+Per event the work is a few dict operations, in one loop per batch; one background greenlet tips aged buckets,
 sleeping until the oldest one is due.
 """
 
@@ -80,23 +80,32 @@ class TippingBucket(Processor):
         self._wake = gevent.event.Event()
         self.tipped = dict.fromkeys(REASONS, 0)
 
-    # ------------------------------------------------------------------ per event
-    def consume(self, event: dict) -> None:
-        """Put *event* in its key's bucket; tip the bucket if that filled it."""
-        key = None if self._key_of is None else self._key_of(event, None)
+    # ------------------------------------------------------------------ per batch
+    def consume_batch(self, events: list) -> None:
+        """Put each event in its key's bucket; tip each bucket that fills."""
         buckets = self._buckets
-        try:
-            bucket = buckets.get(key)
-        except TypeError:  # a list or dict value: key by its JSON text
-            key = hashable(key)
-            bucket = buckets.get(key)
-        if bucket is None:
-            bucket = self._open(key)
-        bucket.append(event)
-        if len(bucket) >= self.size:
-            del buckets[key]
-            del self._due[key]
-            self._tip(key, bucket, "size")
+        size = self.size
+        key_of = self._key_of
+        key = None
+        for event in events:
+            if key_of is not None:
+                key = key_of(event, None)
+            try:
+                bucket = buckets.get(key)
+            except TypeError:  # a list or dict value: key by its JSON text
+                key = hashable(key)
+                bucket = buckets.get(key)
+            if bucket is None:
+                bucket = self._open(key)
+            bucket.append(event)
+            if len(bucket) >= size:
+                del buckets[key]
+                del self._due[key]
+                self._tip(key, bucket, "size")
+
+    def consume(self, event: dict) -> None:
+        """Put one event in its key's bucket (the framework hands whole batches to consume_batch)."""
+        self.consume_batch([event])
 
     def _open(self, key: object) -> list:
         if len(self._buckets) >= self.max_keys:

@@ -74,26 +74,32 @@ class Count(Processor):
         """The pipeline stops: the background greenlet ends (the drain emits the last counts)."""
         self._wake.set()
 
-    def consume(self, event: dict) -> None:
-        """Count the event under its key; pass it on if ``outbox`` is routed."""
-        if self._key_of is None:
-            self._total += 1
+    def consume_batch(self, events: list) -> None:
+        """Count each event under its key; pass the batch on if ``outbox`` is routed."""
+        key_of = self._key_of
+        if key_of is None:
+            self._total += len(events)
         else:
-            key = self._key_of(event, None)
             counts = self._counts
-            try:
-                n = counts.get(key)
-            except TypeError:  # a list or dict value: count by its JSON text
-                key = hashable(key)
-                n = counts.get(key)
-            if n is None:
-                if len(counts) >= self.max_keys:
-                    key = OTHER
-                    self.overflowed += 1
-                n = counts.get(key, 0)
-            counts[key] = n + 1
+            for event in events:
+                key = key_of(event, None)
+                try:
+                    n = counts.get(key)
+                except TypeError:  # a list or dict value: count by its JSON text
+                    key = hashable(key)
+                    n = counts.get(key)
+                if n is None:
+                    if len(counts) >= self.max_keys:
+                        key = OTHER
+                        self.overflowed += 1
+                    n = counts.get(key, 0)
+                counts[key] = n + 1
         if self._pass:
-            self.emit(event)
+            self.emit_batch(events)
+
+    def consume(self, event: dict) -> None:
+        """Count one event (the framework hands whole batches to consume_batch)."""
+        self.consume_batch([event])
 
     def _report_every_interval(self) -> None:
         while not self._wake.wait(max(0.0, self._since + self.interval - time.monotonic())):

@@ -73,32 +73,43 @@ class Dedupe(Processor):
         """The pipeline stops: the background greenlet ends."""
         self._wake.set()
 
-    def consume(self, event: dict) -> None:
-        """Pass the event if its key is new within the window; else drop (or divert) it."""
-        key = self._key_of(event)
-        if key is MISSING:
-            self.unkeyed += 1
-            self.emit(event)
-            return
-        now = time.monotonic()
-        seen = self._seen
-        try:
-            first = seen.get(key)
-        except TypeError:  # a list or dict: compare by its JSON text
-            key = hashable(key)
-            first = seen.get(key)
-        if first is not None and now - first < self.window:
-            self.duplicates += 1
+    def consume_batch(self, events: list) -> None:
+        """Pass each event whose key is new within the window; drop (or divert) the others."""
+        now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
+        seen, order, window = self._seen, self._order, self.window
+        key_of = self._key_of
+        passed: list = []
+        duplicates: list = []
+        for event in events:
+            key = key_of(event)
+            if key is MISSING:
+                self.unkeyed += 1
+                passed.append(event)
+                continue
+            try:
+                first = seen.get(key)
+            except TypeError:  # a list or dict: compare by its JSON text
+                key = hashable(key)
+                first = seen.get(key)
+            if first is not None and now - first < window:
+                duplicates.append(event)
+                continue
+            seen[key] = now
+            order.append((now, key))
+            if len(seen) > self.max_size:
+                self._forget_oldest()
+                self.evicted += 1
+            self.unique += 1
+            passed.append(event)
+        self.emit_batch(passed)
+        if duplicates:
+            self.duplicates += len(duplicates)
             if self._divert:
-                self.emit(event, "duplicate")
-            return
-        seen[key] = now
-        self._order.append((now, key))
-        if len(seen) > self.max_size:
-            self._forget_oldest()
-            self.evicted += 1
-        self.unique += 1
-        self.emit(event)
+                self.emit_batch(duplicates, "duplicate")
+
+    def consume(self, event: dict) -> None:
+        """Deduplicate one event (the framework hands whole batches to consume_batch)."""
+        self.consume_batch([event])
 
     def _forget_oldest(self) -> None:
         order, seen = self._order, self._seen

@@ -1,6 +1,6 @@
 """The ``fresh`` processor: a dead man's switch, an event when nothing arrived for a while.
 
-Per event: one counter increment and a flag test. One background greenlet looks every
+Per batch: one counter increment and a flag test. One background greenlet looks every
 tenth of ``timeout`` (at most every second) whether the counter moved.
 """
 
@@ -72,13 +72,17 @@ class Fresh(Processor):
         """The pipeline stops: the watching greenlet ends."""
         self._wake.set()
 
-    def consume(self, event: dict) -> None:
-        """Count the event (ending a silence: recovery); pass it on if ``outbox`` is routed."""
-        self.seen += 1
+    def consume_batch(self, events: list) -> None:
+        """Count the events (ending a silence: recovery); pass them on if ``outbox`` is routed."""
+        self.seen += len(events)
         if self.silent:
             self._recovered()
         if self._pass:
-            self.emit(event)
+            self.emit_batch(events)
+
+    def consume(self, event: dict) -> None:
+        """Watch one event (the framework hands whole batches to consume_batch)."""
+        self.consume_batch([event])
 
     def _recovered(self) -> None:
         self.silent = False
