@@ -29,12 +29,29 @@ def test_a_field_path_picks_the_list(harness):
 
 
 @pytest.mark.parametrize(
+    "field, data",
+    [
+        ("data.batches[1]", {"batches": [[0], ["a", "b"]]}),
+        ("data.a.b.c", {"a": {"b": {"c": ["a", "b"]}}}),
+        ("headers.list", None),
+    ],
+)
+def test_paths_with_an_index_or_many_steps(harness, field, data):
+    event = new_event(data, {"list": ["a", "b"]})
+    with harness(Split, {"field": field}) as h:
+        h.feed([event])
+        parts = h.collect("outbox", 2)
+    assert [p["data"] for p in parts] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
     "data, message",
     [
         ({"records": "text"}, "data.records: expected a list, got str"),
         ({"records": {"a": 1}}, "data.records: expected a list, got dict"),
         ({"other": []}, "data.records: no such field (expected a list)"),
         ("not a dict", "data.records: no such field (expected a list)"),
+        (["a list"], "data.records: no such field (expected a list)"),
     ],
 )
 def test_what_is_not_a_list_fails_with_the_path_and_the_type(harness, data, message):

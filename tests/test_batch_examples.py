@@ -1,0 +1,60 @@
+"""The "batch for a slow output" recipe runs as shipped: `wishbone validate`, then a short `wishbone debug`.
+
+docs/processing-batching.md shows examples/batch_slow_output.json; this test keeps the two the same
+and runs the file through the real command line. The stop is the point of the recipe: after
+SIGTERM the bucket still open is tipped into the output before it drains, so every generated
+event is written.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import re
+import signal
+import subprocess
+
+from wishbone.testing.cli import WISHBONE, kill_quietly, run_cli, wait_until
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "batch_slow_output.json"
+DOC = ROOT / "docs" / "processing-batching.md"
+PREFIX = "bulk write: "
+
+
+def test_the_doc_shows_the_example_file_as_it_is():
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", DOC.read_text(), re.S)]
+    assert json.loads(EXAMPLE.read_text()) in blocks, f"{DOC.name} does not show {EXAMPLE.name} as it is"
+
+
+def test_wishbone_validate_accepts_it():
+    done = run_cli("validate", "--config", str(EXAMPLE), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "OK (3 module instance(s), 2 route(s))" in done.stdout
+
+
+def test_a_short_debug_run_writes_batches_and_loses_nothing_at_stop(tmp_path):
+    out, log = tmp_path / "stdout.txt", tmp_path / "log.txt"
+    with open(out, "w") as stdout, open(log, "w") as stderr:
+        proc = subprocess.Popen(
+            [WISHBONE, "debug", "--config", str(EXAMPLE), "--pid", str(tmp_path / "wb.pid")],
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        assert wait_until(lambda: out.read_text().count("\n") >= 3, 20), log.read_text()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()[-2000:]
+    finally:
+        kill_quietly(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    lines = out.read_text().splitlines()
+    assert all(line.startswith(PREFIX) for line in lines), lines[:3]
+    batches = [json.loads(line[len(PREFIX) :]) for line in lines]
+    assert all(len(batch) == 10 for batch in batches[:-1]), [len(b) for b in batches]
+    assert 1 <= len(batches[-1]) <= 10
+    assert batches[0][0] == {"level": "info", "message": "a log line"}
+    generated = [int(n) for n in re.findall(r"module input .*generated=(\d+)", log.read_text())]
+    assert generated, "no metrics line of the input at stop"
+    assert sum(len(b) for b in batches) == generated[-1], "events generated but not written at stop"
