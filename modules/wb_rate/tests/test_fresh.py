@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 import gevent
 import pytest
 from wb_rate import Fresh
 from wishbone import new_event
+from wishbone.ack import track
 
 
 def test_an_alarm_after_the_timeout_then_a_recovery(harness):
@@ -57,3 +59,15 @@ def test_each_alarm_is_its_own_copy(harness):
 def test_bad_parameters_are_refused(harness, variables):
     with pytest.raises(ValueError):
         harness(Fresh, variables)
+
+
+def test_watched_events_pass_with_their_delivery(harness):
+    settled: list = []
+    with harness(Fresh, {"timeout": 60}) as h:
+        h.feed([track(new_event(1), lambda tag, ok: settled.append((tag, ok)), "t")])
+        [event] = h.collect("outbox", 1)
+        gc.collect()
+        assert settled == []
+        del event
+        gc.collect()
+        assert settled == [("t", True)]
