@@ -14,6 +14,8 @@ import re
 import signal
 import subprocess
 
+import pytest
+from wishbone.bootstrap import load_dict
 from wishbone.testing.cli import WISHBONE, kill_quietly, run_cli, wait_until
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -25,6 +27,16 @@ PREFIX = "bulk write: "
 def test_the_doc_shows_the_example_file_as_it_is():
     blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", DOC.read_text(), re.S)]
     assert json.loads(EXAMPLE.read_text()) in blocks, f"{DOC.name} does not show {EXAMPLE.name} as it is"
+
+
+@pytest.mark.parametrize("package", ["wb_batch", "wb_rate"])
+def test_the_package_readme_examples_load_as_written(package):
+    readme = ROOT / "modules" / package / "README.md"
+    docs = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme.read_text(), re.S)]
+    examples = [d for d in docs if "bootstrap" in d]
+    assert examples, f"{readme} has no bootstrap example"
+    for doc in examples:
+        assert load_dict(doc, source=str(readme)).modules
 
 
 def test_wishbone_validate_accepts_it():
