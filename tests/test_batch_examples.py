@@ -9,6 +9,7 @@ event is written.
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import re
 import signal
@@ -16,7 +17,7 @@ import subprocess
 
 import pytest
 from wishbone.bootstrap import load_dict
-from wishbone.testing.cli import WISHBONE, kill_quietly, run_cli, wait_until
+from wishbone.testing.cli import WISHBONE, kill_quietly, read_pids, run_cli, start_debug, wait_until, write_bootstrap
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "batch_slow_output.json"
@@ -70,3 +71,52 @@ def test_a_short_debug_run_writes_batches_and_loses_nothing_at_stop(tmp_path):
     generated = [int(n) for n in re.findall(r"module input .*generated=(\d+)", log.read_text())]
     assert generated, "no metrics line of the input at stop"
     assert sum(len(b) for b in batches) == generated[-1], "events generated but not written at stop"
+
+
+def _numbers(path: pathlib.Path) -> list[int]:
+    try:
+        return [int(line) for line in path.read_text().splitlines() if line]
+    except FileNotFoundError:
+        return []
+
+
+def test_kill_9_with_buckets_open_loses_nothing_a_durable_inbox_accepted(tmp_path, pid_path):
+    """seqgen -> tippingbucket (durable inbox) -> split -> idsink, the worker killed with buckets open.
+
+    The buckets hold the durable queue's deliveries (ack.merge): a record leaves the disk only when
+    the bucket made of it has been split and written. After kill -9 the restarted worker replays
+    what was not written, so every number arrives (duplicates allowed, at least once).
+    """
+    count = 20_000
+    out, progress = tmp_path / "ids.txt", tmp_path / "progress"
+    config = write_bootstrap(
+        tmp_path / "bucket.json",
+        {
+            "input": ("seqgen", {"count": count, "progress": str(progress)}),
+            "bucket": (
+                "tippingbucket",
+                {"size": 250, "age": 60},
+                {"inbox": {"durable": True, "path": str(tmp_path / "queues"), "fsync": "none"}},
+            ),
+            "split": ("split", {}),
+            "output": ("idsink", {"path": str(out), "delay": 0.01}),
+        },
+        {"input.outbox": ["bucket.inbox"], "bucket.outbox": ["split.inbox"], "split.outbox": ["output.inbox"]},
+    )
+    log = tmp_path / "debug.log"
+    proc = start_debug(config, pid_path, log)
+    try:
+        assert wait_until(lambda: len(_numbers(out)) >= 1_000, 60), log.read_text()[-3000:]
+        [worker] = [p for p in read_pids(pid_path) if p != proc.pid]
+        written_at_kill = len(_numbers(out))
+        os.kill(worker, signal.SIGKILL)
+        assert written_at_kill < count, "the kill should come before everything was written"
+        assert wait_until(lambda: len(set(_numbers(out))) >= count, 60), log.read_text()[-3000:]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    assert set(_numbers(out)) == set(range(count))
