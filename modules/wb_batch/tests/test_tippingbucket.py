@@ -11,6 +11,8 @@ from wb_batch import TippingBucket
 from wishbone import Pipeline, new_event
 from wishbone.ack import mark_failed, track
 from wishbone.params import ParameterError
+from wishbone.testing import load_bootstrap
+from wishbone.testing.samples import Exploding
 
 
 def tracked(values, settled):
@@ -149,3 +151,31 @@ def test_in_a_pipeline_the_drain_delivers_the_last_bucket():
     assert snap["modules"]["bucket"]["tipped_size"] == 5
     assert snap["modules"]["bucket"]["tipped_stop"] == 1
     assert snap["queues"]["bucket.outbox"]["dropped"] == 0
+
+
+def run(pipeline):
+    with gevent.Timeout(20):
+        pipeline.start()
+        assert pipeline.join_inputs(10)
+        assert pipeline.stop(10)
+    return pipeline
+
+
+def test_in_a_pipeline_every_tracked_original_settles_once_delivered(tracked_counter):
+    modules = {"input": (tracked_counter, {"count": 250}), "bucket": ("tippingbucket", {"size": 100}), "out": "null"}
+    p = run(Pipeline(load_bootstrap(modules, {"input.outbox": ["bucket.inbox"], "bucket.outbox": ["out.inbox"]})))
+    assert p.modules["out"].consumed == 3
+    assert sorted(p.modules["input"].settled) == [(i, True) for i in range(250)]
+
+
+def test_in_a_pipeline_a_bucket_that_fails_downstream_fails_its_originals(tracked_counter):
+    modules = {
+        "input": (tracked_counter, {"count": 150}),
+        "bucket": ("tippingbucket", {"size": 100}),
+        "explode": (Exploding, {}),  # a list is no number: every bucket fails there
+        "out": "null",
+    }
+    routes = {"input.outbox": ["bucket.inbox"], "bucket.outbox": ["explode.inbox"], "explode.failed": ["out.inbox"]}
+    p = run(Pipeline(load_bootstrap(modules, routes)))
+    assert p.modules["explode"].failed == 2
+    assert sorted(p.modules["input"].settled) == [(i, False) for i in range(150)]

@@ -10,6 +10,7 @@ import pytest
 from wb_rate import Throttle
 from wishbone import Pipeline, new_event
 from wishbone.ack import track
+from wishbone.testing import load_bootstrap
 
 
 def test_over_the_burst_is_throttled_and_diverted(harness):
@@ -114,3 +115,20 @@ def test_in_a_pipeline_an_unrouted_throttled_queue_drops_without_counting_a_loss
 def test_bad_parameters_are_refused(harness, variables):
     with pytest.raises(ValueError):
         harness(Throttle, variables)
+
+
+def test_in_a_pipeline_throttled_tracked_events_settle_as_done(tracked_counter):
+    modules = {
+        "input": (tracked_counter, {"count": 300}),
+        "throttle": ("throttle", {"rate": 1, "burst": 10}),
+        "out": "null",
+    }
+    bootstrap = load_bootstrap(modules, {"input.outbox": ["throttle.inbox"], "throttle.outbox": ["out.inbox"]})
+    pipeline = Pipeline(bootstrap)
+    with gevent.Timeout(20):
+        pipeline.start()
+        assert pipeline.join_inputs(10)
+        assert pipeline.stop(10)
+    assert pipeline.modules["out"].consumed == 10
+    assert pipeline.modules["throttle"].throttled == 290
+    assert sorted(pipeline.modules["input"].settled) == [(i, True) for i in range(300)]
