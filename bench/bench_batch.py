@@ -6,8 +6,8 @@ For each module the same events, in batches of 100, go two ways in the same run:
 
 * **module**: through the module in a :class:`wishbone.testing.Harness`, the path a pipeline
   stage takes: a batch hand-off into its inbox (the shape of every event checked), its
-  consumer calling ``consume`` per event, its emits handed on (checked again) to a collector.
-  Timed from the first batch fed until every event is consumed and handed on.
+  consumer taking the batch, its emits handed on (checked again) to a collector. Timed from
+  the batch fed until it is consumed and what it emitted has been handed on.
 * **loop**: a plain Python loop over the same batches doing the same work per event (the same
   key look-up, the same dict operations, the same output events appended to a list per batch).
   No queues, no greenlets: the least code that does the job.
@@ -15,8 +15,9 @@ For each module the same events, in batches of 100, go two ways in the same run:
 The ratio module/loop is the figure (target: >= 40%). ``passthrough`` (the core's module that
 does nothing) against a loop that does nothing shows what the hand-offs alone cost. Both sides
 are timed in CPU seconds of this process (``time.process_time``: everything runs in it, on one
-hub, with no I/O), so that other processes on a shared machine do not count; medians of
-``--repeat`` runs, and the ratios are what to quote.
+hub, with no I/O), in turns, batch by batch (the module, then the loop, on each batch), so that
+the load of a shared machine weighs on both alike; medians of ``--repeat`` runs, and the ratios
+are what to quote.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import collections
 import statistics
 import sys
 import time
+from collections.abc import Callable
 
 import gevent
 from report import result
@@ -56,23 +58,24 @@ def batches_of(events: list) -> list[list]:
 
 
 # ---------------------------------------------------------------------------------- the loops
-# Each takes the batches and returns the output events (the same the module emits).
+# Each makes a step: the work on one batch (its state kept between batches), returning how many
+# events it emits (the same the module emits).
 
 
-def loop_passthrough(batches: list[list]) -> int:
-    out = 0
-    for batch in batches:
+def loop_passthrough() -> Callable[[list], int]:
+    def step(batch: list) -> int:
         sent = []
         for event in batch:
             sent.append(event)
-        out += len(sent)
-    return out
+        return len(sent)
+
+    return step
 
 
-def loop_tippingbucket(batches: list[list]) -> int:
+def loop_tippingbucket() -> Callable[[list], int]:
     buckets: dict = {}
-    out = 0
-    for batch in batches:
+
+    def step(batch: list) -> int:
         sent = []
         for event in batch:
             data = event["data"]
@@ -85,13 +88,13 @@ def loop_tippingbucket(batches: list[list]) -> int:
                 del buckets[key]
                 items = [e["data"] for e in bucket]
                 sent.append(merge(bucket, items, {"tippingbucket": {"key": key, "size": len(items), "reason": "size"}}))
-        out += len(sent)
-    return out
+        return len(sent)
+
+    return step
 
 
-def loop_split(batches: list[list]) -> int:
-    out = 0
-    for batch in batches:
+def loop_split() -> Callable[[list], int]:
+    def step(batch: list) -> int:
         sent = []
         for event in batch:
             data = event["data"]
@@ -99,15 +102,16 @@ def loop_split(batches: list[list]) -> int:
             if type(items) is not list:
                 raise TypeError("not a list")
             sent.extend(split(event, items))
-        out += len(sent)
-    return out
+        return len(sent)
+
+    return step
 
 
-def loop_throttle(batches: list[list]) -> int:
+def loop_throttle() -> Callable[[list], int]:
     rate, burst = 1e12, 1e12
     buckets: dict = {}
-    out = 0
-    for batch in batches:
+
+    def step(batch: list) -> int:
         sent = []
         now = time.monotonic()
         for event in batch:
@@ -119,19 +123,19 @@ def loop_throttle(batches: list[list]) -> int:
             tokens = state[0] + (now - state[1]) * rate
             if tokens > burst:
                 tokens = burst
-            state[1] = now
             if tokens >= 1.0:
-                state[0] = tokens - 1.0
+                state[0], state[1] = tokens - 1.0, now
                 sent.append(event)
-        out += len(sent)
-    return out
+        return len(sent)
+
+    return step
 
 
-def loop_dedupe(batches: list[list]) -> int:
+def loop_dedupe() -> Callable[[list], int]:
     seen: dict = {}
     order: collections.deque = collections.deque()
-    out = 0
-    for batch in batches:
+
+    def step(batch: list) -> int:
         sent, duplicates = [], []
         now = time.monotonic()
         for event in batch:
@@ -144,37 +148,41 @@ def loop_dedupe(batches: list[list]) -> int:
             seen[key] = now
             order.append((now, key))
             sent.append(event)
-        out += len(sent) + len(duplicates)
-    return out
+        return len(sent) + len(duplicates)
+
+    return step
 
 
-def loop_count(batches: list[list]) -> int:
+def loop_count() -> Callable[[list], int]:
     counts: dict = {}
-    out = 0
-    for batch in batches:
+
+    def step(batch: list) -> int:
         sent = []
         for event in batch:
             data = event["data"]
             key = data["host"] if type(data) is dict and "host" in data else None
             counts[key] = counts.get(key, 0) + 1
             sent.append(event)
-        out += len(sent)
-    return out
+        return len(sent)
+
+    return step
 
 
-def loop_fresh(batches: list[list]) -> int:
-    seen = 0
-    silent = False
-    out = 0
-    for batch in batches:
+def loop_fresh() -> Callable[[list], int]:
+    state = {"seen": 0, "silent": False}
+
+    def step(batch: list) -> int:
         sent = []
+        seen = state["seen"]
         for event in batch:
             seen += 1
-            if silent:
-                silent = False
+            if state["silent"]:
+                state["silent"] = False
             sent.append(event)
-        out += len(sent)
-    return out
+        state["seen"] = seen
+        return len(sent)
+
+    return step
 
 
 # ---------------------------------------------------------------------------------- the modules
@@ -192,24 +200,36 @@ class HandOff(Processor):
         self.emit_batch(events)
 
 
-def run_module(cls: type, variables: dict, batches: list[list], queues: tuple[str, ...]) -> tuple[float, int]:
-    """Seconds to consume every batch and hand every output on; and how many outputs."""
-    total = sum(len(b) for b in batches)
-    # A short inbox: feeding and consuming alternate, as stages of a running pipeline do, and
-    # what it emits is taken after every batch (a pipeline's next stage soon releases it).
-    h = Harness(cls, variables, batch_size=BATCH, timeout=120, queue_options={"inbox": {"maxsize": 2 * BATCH}})
+def run_case(cls: type, variables: dict, loop: Callable[[list], int], batches: list, queues: tuple) -> tuple:
+    """CPU seconds of the module and of the loop over the same batches, taken in turns, batch by batch.
+
+    The module gets a batch, and the clock runs until it has consumed it and handed on what it
+    emitted; then the loop gets the same batch. Turns this short see the same machine, so load
+    from other processes weighs on both alike. Returns (module seconds, loop seconds).
+    """
+    h = Harness(cls, variables, batch_size=BATCH, timeout=120)
     h.start()
+    module_seconds = loop_seconds = 0.0
+    module_out = loop_out = 0
+    clock = time.process_time
     try:
-        began = time.process_time()
+        consumed = 0
         for batch in batches:
+            began = clock()
             h.feed(batch)
-        while h.module.consumed < total:
-            gevent.sleep(0)
-        elapsed = time.process_time() - began
-        out = sum(len(h.collected(q)) for q in queues)
+            consumed += len(batch)
+            while h.module.consumed < consumed:
+                gevent.sleep(0)
+            for queue in queues:  # what a pipeline hands on is soon released by the next stage
+                module_out += len(h.collected(queue))
+            module_seconds += clock() - began
+            began = clock()
+            loop_out += loop(batch)
+            loop_seconds += clock() - began
     finally:
         h.stop()
-    return elapsed, out
+    assert module_out == loop_out, f"{cls.__name__}: the module emitted {module_out} events, the loop {loop_out}"
+    return module_seconds, loop_seconds
 
 
 CASES = {
@@ -254,12 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, (cls, variables, queues, loop) in CASES.items():
         module_rates, loop_rates = [], []
         for _ in range(args.repeat):
-            began = time.process_time()
-            expected = loop(batches)
-            loop_rates.append(args.events / (time.process_time() - began))
-            elapsed, out = run_module(cls, variables, batches, queues)
-            assert out == expected, f"{name}: the module emitted {out} events, the loop {expected}"
-            module_rates.append(args.events / elapsed)
+            module_seconds, loop_seconds = run_case(cls, variables, loop(), batches, queues)
+            module_rates.append(args.events / module_seconds)
+            loop_rates.append(args.events / loop_seconds)
         module_rate, loop_rate = statistics.median(module_rates), statistics.median(loop_rates)
         rows[name] = (module_rate, loop_rate)
         floor = 1e9 / rows[FLOOR][0]
