@@ -1,0 +1,204 @@
+"""TCP benchmark: tcp_in -> null lines/s, next to a bare gevent line reader, same sender, same run.
+
+    python bench/bench_tcp.py [--lines 1000000] [--size 100] [--connections 1,8] [--repeat 3]
+
+A sender process (this script, ``--send``) opens the connections and writes *lines* lines of
+*size* bytes (newline included), spread over them, as fast as TCP lets it: a prebuilt buffer
+and ``sendall``, so the sender costs little and the receiver sets the pace (TCP's flow
+control holds the sender back when the receiver falls behind, nothing is dropped).
+Receivers, interleaved run by run so that machine noise hits both alike:
+
+* baseline: the least a gevent program does to receive the same events: a gevent
+  ``StreamServer`` whose handler per connection reads 64 KiB at a time, splits the lines the
+  same way (``rfind`` + ``split`` on the buffer, the rest kept), builds the same event dicts
+  (``{"headers": {"tcp": {"peer": [host, port]}}, "data": line.decode()}``) and puts batches
+  of 100 on a bounded gevent queue; a consumer greenlet counts the events.
+* wishbone: a pipeline ``tcp_in -> null`` (newline framing, ``decode`` text); the null
+  module's consumed counter is watched.
+
+A receiver's rate is events counted / time from its first to its last event, per wall-clock
+second and per second of this process's CPU time (the steadier figure on a shared machine).
+Medians and the ratios are printed; the target is >= 300,000 lines/s and >= 80% of the
+baseline, with one connection. Two rows go to the performance table: per wall-clock second
+(what a quiet machine shows) and per CPU second (what a shared, loaded machine still shows:
+the receiver is one process on one core, so on a quiet machine the two agree).
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import gevent
+import gevent.queue
+import gevent.server
+from report import result
+from wishbone import Pipeline
+
+IDLE_END = 3.0  # seconds without a new event after the sender finished (not all came): the run is over
+
+
+def send(port: int, lines: int, size: int, connections: int) -> None:
+    """The sender process: *lines* lines of *size* bytes over *connections* connections."""
+    line = b"x" * (size - 1) + b"\n"
+    per = lines // connections
+    block = line * 1000
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
+    start = time.monotonic()
+    # round robin over the connections, 1000 lines at a time, so that they all stream at once
+    left = [per] * connections
+    while any(left):
+        for i, sock in enumerate(socks):
+            n = min(1000, left[i])
+            if n:
+                sock.sendall(block if n == 1000 else line * n)
+                left[i] -= n
+    for sock in socks:
+        sock.close()
+    print(f"{per * connections} {time.monotonic() - start:.6f}", flush=True)
+
+
+def start_sender(port: int, lines: int, size: int, connections: int) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--send", str(port), str(lines), str(size), str(connections)]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+
+
+def watch(counter, sender: subprocess.Popen, expected: int) -> dict:
+    """Sample *counter()* from a thread until the sender is done and all came (or none for IDLE_END s).
+
+    A thread, not a greenlet: a receiver that always finds data never yields to the hub, and a
+    greenlet's timer would only see the end. Reading an int from another thread is safe; the
+    samples cost both receivers alike. Returns the events seen and their rate per wall-clock
+    second and per second of this process's CPU time, from the first to the last new count.
+    """
+    figures: dict = {}
+
+    def sample() -> None:
+        first = last = (0.0, 0.0)
+        seen = 0
+        while True:
+            time.sleep(0.002)
+            now = (time.perf_counter(), time.process_time())
+            n = counter()
+            if n != seen:
+                if not seen:
+                    first = now
+                seen, last = n, now
+            elif sender.poll() is not None and (n >= expected or now[0] - max(last[0], first[0]) > IDLE_END):
+                break
+        wall, cpu = last[0] - first[0], last[1] - first[1]
+        figures.update(seen=seen, wall=seen / wall if wall > 0 else 0.0, cpu=seen / cpu if cpu > 0 else 0.0)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    while thread.is_alive():
+        gevent.sleep(0.01)
+    sent, took = sender.stdout.read().split()
+    return {**figures, "sent": int(sent), "offered": int(sent) / float(took)}
+
+
+def run_baseline(lines: int, size: int, connections: int) -> dict:
+    """A bare gevent StreamServer line reader -> queue -> counting consumer."""
+    queue: gevent.queue.Queue = gevent.queue.Queue(100)
+    counted = [0]
+
+    def handle(sock, address) -> None:
+        host, port = address[0], address[1]
+        rest = b""
+        while chunk := sock.recv(65536):
+            data = rest + chunk if rest else chunk
+            last = data.rfind(b"\n")
+            if last < 0:
+                rest = data
+                continue
+            rest = data[last + 1 :]
+            frames = data[:last].split(b"\n")
+            events = [{"headers": {"tcp": {"peer": [host, port]}}, "data": f.decode()} for f in frames]
+            for i in range(0, len(events), 100):
+                queue.put(events[i : i + 100])
+
+    def consume() -> None:
+        while (batch := queue.get()) is not None:
+            for _event in batch:
+                counted[0] += 1
+
+    server = gevent.server.StreamServer(("127.0.0.1", 0), handle)
+    server.start()
+    consumer = gevent.spawn(consume)
+    sender = start_sender(server.server_port, lines, size, connections)
+    figures = watch(lambda: counted[0], sender, lines)
+    server.stop(timeout=2)
+    queue.put(None)
+    consumer.join(timeout=5)
+    return figures
+
+
+def run_wishbone(lines: int, size: int, connections: int) -> dict:
+    """tcp_in (port 0) -> null."""
+    doc = {
+        "bootstrap": {
+            "tcp": {"module": "tcp_in", "variables": {"port": 0}},
+            "sink": {"module": "null", "variables": {}},
+        },
+        "routingtable": {"tcp.outbox": ["sink.inbox"]},
+    }
+    pipeline = Pipeline.from_dict(doc)
+    pipeline.start()
+    sink = pipeline.modules["sink"]
+    sender = start_sender(pipeline.modules["tcp"].port, lines, size, connections)
+    figures = watch(lambda: sink.consumed, sender, lines)
+    metrics = pipeline.modules["tcp"].metrics()
+    pipeline.stop(10)
+    return {**figures, "frame_errors": metrics["frame_errors"]}
+
+
+def compare(lines: int, size: int, connections: int, repeat: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    base, wb = [], []
+    for _ in range(repeat):
+        base.append(run_baseline(lines, size, connections))
+        wb.append(run_wishbone(lines, size, connections))
+    lost = [r["sent"] - r["seen"] for r in base + wb]
+    assert not any(lost), f"events lost: {lost}"
+    assert not any(r["frame_errors"] for r in wb)
+    print(f"-- {connections} connection(s), {lines:,} lines of {size} bytes per run, {repeat} runs each")
+    print(f"   {'receiver':44} {'per wall s':>12} {'per CPU s':>12}   wall-clock runs")
+    for name, runs in (("bare gevent line reader -> queue -> counter", base), ("wishbone tcp_in -> null", wb)):
+        wall = statistics.median(r["wall"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        each = " ".join(f"{r['wall']:,.0f}" for r in runs)
+        print(f"   {name:44} {wall:12,.0f} {cpu:12,.0f}   {each}")
+    wb_wall = statistics.median(r["wall"] for r in wb)
+    base_wall = statistics.median(r["wall"] for r in base)
+    wb_cpu = statistics.median(r["cpu"] for r in wb)
+    base_cpu = statistics.median(r["cpu"] for r in base)
+    print(f"   ratio wishbone / baseline: {wb_wall / base_wall:.0%} (wall), {wb_cpu / base_cpu:.0%} (CPU)")
+    return (wb_wall, base_wall), (wb_cpu, base_cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--size", type=int, default=100, help="bytes per line, newline included")
+    parser.add_argument("--connections", default="1,8", help="comma-separated connection counts to measure")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--send", nargs=4, type=int, metavar=("PORT", "LINES", "SIZE", "CONNECTIONS"))
+    args = parser.parse_args()
+    if args.send:
+        send(*args.send)
+        return
+    for n, connections in enumerate(int(c) for c in args.connections.split(",")):
+        (wb_wall, base_wall), (wb_cpu, base_cpu) = compare(args.lines, args.size, connections, args.repeat)
+        what = f"TCP in -> null, {connections} connection(s), {args.size}-byte lines"
+        target = ">= 300,000/s and >= 80% of baseline" if n == 0 else "—"
+        for label, wb, base in (("per wall-clock s", wb_wall, base_wall), ("per CPU s", wb_cpu, base_cpu)):
+            met = (wb >= 300_000 and wb / base >= 0.8) if n == 0 else None
+            result(f"{what}, {label} ({wb / base:.0%} of baseline)", wb, "lines/s", target, met, base)
+
+
+if __name__ == "__main__":
+    main()

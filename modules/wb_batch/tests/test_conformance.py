@@ -1,0 +1,10 @@
+"""wb-batch's modules pass the standard checks every Wishbone module passes."""
+
+from wb_batch import Split, TippingBucket
+from wishbone import new_event
+from wishbone.testing import conformance
+
+TestTippingBucket = conformance(TippingBucket, config={"size": 1}, entry_point="tippingbucket")
+TestSplit = conformance(
+    Split, config={}, entry_point="split", sample_event=new_event([1, 2]), raising_event=new_event("not a list")
+)

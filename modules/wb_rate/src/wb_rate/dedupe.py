@@ -1,0 +1,142 @@
+"""The ``dedupe`` processor: an event whose key was seen within ``window`` seconds is dropped.
+
+Keys are kept in a dict (key -> when first seen) and a deque in the order they were seen,
+so that expiry and eviction take the oldest first at O(1) each. ``max_size`` bounds the
+memory: beyond it the oldest key is forgotten early (counted). One background greenlet
+expires keys older than the window.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import gevent.event
+from wishbone.module import Processor
+
+from wb_rate._paths import MISSING, compile_path, hashable
+
+__all__ = ["Dedupe"]
+
+
+class Dedupe(Processor):
+    """Drops an event whose key was already seen within the last ``window`` seconds.
+
+    A duplicate is dropped on purpose, like a filter's drop: counted as ``duplicates``, its
+    delivery settles positively (an acknowledging input acks it). If the ``duplicate``
+    queue is routed, it goes there instead. An event without the key field passes
+    (counted as ``unkeyed``). The window counts from a key's first sighting: a key seen
+    again within it does not extend it.
+
+    Parameters:
+        key (str): field path of the value that identifies an event (default "data": the
+            whole data; a list or dict compares by its JSON text).
+        window (float): seconds a key is remembered (default 60).
+        max_size (int): keys remembered at once; beyond it the oldest is forgotten before
+            its window ends (counted as ``evicted``) (default 100000).
+
+    Queues:
+        inbox: events to deduplicate.
+        outbox: the first event of each key within the window, and unkeyed events.
+        duplicate: the duplicates, if routed (else they are dropped).
+        failed: events deduplicating raised on, the error in ``headers.error`` (none in normal use).
+    """
+
+    emits = ("duplicate",)
+    changes_events = False
+
+    def __init__(self, key: str = "data", window: float = 60.0, max_size: int = 100_000) -> None:
+        if not window > 0:
+            raise ValueError(f"window must be more than 0 seconds, got {window}")
+        if max_size < 1:
+            raise ValueError(f"max_size must be 1 or more, got {max_size}")
+        self.key = key
+        self.window = float(window)
+        self.max_size = max_size
+        self._key_of = compile_path(key).get
+        self._seen: dict = {}  # key -> monotonic time first seen
+        self._order: collections.deque = collections.deque()  # (time, key), oldest first; stale ones skipped
+        self._wake = gevent.event.Event()
+        self._divert = False
+        self.unique = 0
+        self.duplicates = 0
+        self.unkeyed = 0
+        self.expired = 0
+        self.evicted = 0
+
+    def on_start(self) -> None:
+        """Note whether ``duplicate`` is routed; start the greenlet that expires old keys."""
+        self._divert = self.is_routed("duplicate")
+        self.spawn(self._expire)
+
+    def on_stop_intake(self) -> None:
+        """The pipeline stops: the background greenlet ends."""
+        self._wake.set()
+
+    def consume_batch(self, events: list) -> None:
+        """Pass each event whose key is new within the window; drop (or divert) the others."""
+        now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
+        seen, order, window = self._seen, self._order, self.window
+        key_of = self._key_of
+        passed: list = []
+        duplicates: list = []
+        for event in events:
+            key = key_of(event)
+            if key is MISSING:
+                self.unkeyed += 1
+                passed.append(event)
+                continue
+            try:
+                first = seen.get(key)
+            except TypeError:  # a list or dict: compare by its JSON text
+                key = hashable(key)
+                first = seen.get(key)
+            if first is not None and now - first < window:
+                duplicates.append(event)
+                continue
+            seen[key] = now
+            order.append((now, key))
+            if len(seen) > self.max_size:
+                self._forget_oldest()
+                self.evicted += 1
+            self.unique += 1
+            passed.append(event)
+        self.emit_batch(passed)
+        if duplicates:
+            self.duplicates += len(duplicates)
+            if self._divert:
+                self.emit_batch(duplicates, "duplicate")
+
+    def consume(self, event: dict) -> None:
+        """Deduplicate one event (the framework hands whole batches to consume_batch)."""
+        self.consume_batch([event])
+
+    def _forget_oldest(self) -> None:
+        order, seen = self._order, self._seen
+        while order:
+            at, key = order.popleft()
+            if seen.get(key) == at:  # not a stale entry of a key seen again since
+                del seen[key]
+                return
+
+    def _expire(self) -> None:
+        order, seen = self._order, self._seen
+        period = max(0.01, min(1.0, self.window / 4))
+        while not self._wake.wait(period):
+            cutoff = time.monotonic() - self.window
+            while order and order[0][0] <= cutoff:
+                at, key = order.popleft()
+                if seen.get(key) == at:
+                    del seen[key]
+                    self.expired += 1
+
+    def metrics(self) -> dict:
+        """Events passed (unique, unkeyed), duplicates dropped, keys remembered, expired and evicted."""
+        return {
+            "unique": self.unique,
+            "duplicates": self.duplicates,
+            "unkeyed": self.unkeyed,
+            "keys": len(self._seen),
+            "expired": self.expired,
+            "evicted": self.evicted,
+        }

@@ -1,0 +1,401 @@
+"""The ``syslog_in`` input: syslog over UDP (a batched datagram reader) or TCP (a StreamServer)."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
+
+import gevent
+import gevent.event
+import gevent.pool
+import gevent.server
+import gevent.socket
+from wishbone import Input, framing
+from wishbone.event import error_record
+from wishbone.log import RateLimitedLog
+
+from wb_syslog.rfc import SyslogError, parse, parse_3164, parse_5424
+
+__all__ = ["SyslogIn"]
+
+IDLE_CHECK = 0.2  # seconds the UDP reader waits before it looks whether intake stopped
+FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds
+STOP_GRACE = 2.0
+_SO_RCVBUFFORCE = 33  # Linux; passes net.core.rmem_max for a privileged process
+
+_LINE_ENDS = ("\n", "\r")
+
+PARSERS: dict[str, Callable[[str], dict]] = {"auto": parse, "rfc5424": parse_5424, "rfc3164": parse_3164}
+
+
+class _Wake(Exception):
+    """A reader's wait ends: idle check, idle timeout or a stop."""
+
+
+def _receive_buffer(sock: socket.socket, size: int) -> int:
+    if size > 0:
+        try:
+            if not sys.platform.startswith("linux"):
+                raise OSError
+            sock.setsockopt(socket.SOL_SOCKET, _SO_RCVBUFFORCE, size)
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
+class SyslogIn(Input):
+    """A syslog server: RFC 5424 and RFC 3164 messages parsed into fields, over UDP or TCP.
+
+    Each message becomes ``{"headers": {"syslog": {"peer": [host, port], "transport": "udp"}},
+    "data": {...}}`` whose data holds ``facility``, ``severity``, ``timestamp``, ``host``, ``app``,
+    ``procid``, ``msgid``, ``structured_data``, ``message`` and ``rfc`` (see ``wb_syslog.rfc``).
+    With ``mode`` "raw" the data is the message text, unparsed.
+
+    UDP: one datagram is one message (a trailing newline is removed, as from TCP frames); one reader greenlet drains
+    the socket in batches. TCP: a gevent StreamServer, one greenlet per connection; framing is
+    chosen per connection as rsyslog does ("auto": octet counting, RFC 6587, when the first byte
+    is a digit, otherwise one message per line), or fixed by ``framing``. TCP backpressure stops
+    reading; a connection holds at most ``max_message`` bytes plus one read; a connection that
+    sends no whole message for ``idle_timeout`` seconds is closed; connections beyond
+    ``max_connections`` are closed at once.
+
+    A message that is not syslog (no ``<PRI>``, a broken RFC 5424 header or structured data),
+    not UTF-8, longer than ``max_message``, or a TCP frame cut short goes to ``failed`` with its
+    bytes as data and the reason in ``headers.error``; counted, logged at a bounded rate. With
+    ``on_error`` "raw" the unparseable (but UTF-8) ones go to ``outbox`` instead, as text, with
+    the reason in ``headers.syslog.error``.
+
+    Delivery: at most once, over UDP and TCP alike (UDP: the kernel drops what its receive
+    buffer cannot hold; TCP: what was read is handed on, a kill loses what the process holds).
+
+    Parameters:
+        port (int): port to listen on; 0 picks a free one (logged, and in ``self.port``).
+        transport (str): "udp" (default) or "tcp".
+        address (str): address to bind (default "127.0.0.1").
+        mode (str): "parse" (default) or "raw" (data is the message text).
+        rfc (str): "auto" (default: told apart by the version after the PRI), "rfc5424" or "rfc3164".
+        on_error (str): "fail" (default: to failed) or "raw" (to outbox as text) for unparseable messages.
+        framing (str): TCP: "auto" (default), "octet_counting" or "newline".
+        max_message (int): longest message, in bytes (default 65535); longer ones go to failed.
+        buffer_size (int): UDP receive buffer asked for, in bytes (default 8 MiB; 0: the kernel's).
+        idle_timeout (float): TCP: seconds without a whole message before a connection is closed
+            (default 300; 0: never).
+        max_connections (int): TCP: connections open at once (default 1024).
+        reuse_port (bool): SO_REUSEPORT, so ``--instances N`` share the port (default True; not with port 0).
+
+    Queues:
+        outbox: one event per message.
+        failed: messages that did not parse or decode, too long, cut short (data: the bytes).
+
+    Metrics:
+        messages: messages handed on.  parse_failures: messages that did not parse or decode.
+        frame_errors: TCP frames too long, cut short or badly counted; UDP datagrams too long.
+        connections: TCP connections accepted.  active: open now.  refused: closed for max_connections.
+        idle_closed: TCP connections closed by idle_timeout.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        transport: Literal["udp", "tcp"] = "udp",
+        address: str = "127.0.0.1",
+        mode: Literal["parse", "raw"] = "parse",
+        rfc: Literal["auto", "rfc5424", "rfc3164"] = "auto",
+        on_error: Literal["fail", "raw"] = "fail",
+        framing: Literal["auto", "octet_counting", "newline"] = "auto",
+        max_message: int = 65535,
+        buffer_size: int = 8 * 1024 * 1024,
+        idle_timeout: float = 300.0,
+        max_connections: int = 1024,
+        reuse_port: bool = True,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {port}")
+        choices = (
+            ("transport", transport, ("udp", "tcp")),
+            ("mode", mode, ("parse", "raw")),
+            ("rfc", rfc, tuple(PARSERS)),
+            ("on_error", on_error, ("fail", "raw")),
+            ("framing", framing, ("auto", "octet_counting", "newline")),
+        )
+        for name, value, allowed in choices:
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        if not 1 <= max_message <= (65535 if transport == "udp" else 1 << 30):
+            raise ValueError(f"max_message must be 1..65535 (udp) or more for tcp, got {max_message}")
+        if buffer_size < 0:
+            raise ValueError(f"buffer_size must be 0 (kernel default) or more bytes, got {buffer_size}")
+        if idle_timeout < 0:
+            raise ValueError(f"idle_timeout must be 0 (never) or more seconds, got {idle_timeout}")
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
+        self.port = port
+        self.transport = transport
+        self.address = address
+        self.mode = mode
+        self.rfc = rfc
+        self.on_error = on_error
+        self.framing = framing
+        self.max_message = max_message
+        self.buffer_size = buffer_size
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self.reuse_port = reuse_port
+        self.counters = dict.fromkeys(
+            ("messages", "parse_failures", "frame_errors", "connections", "refused", "idle_closed"), 0
+        )
+        self._sock: Any = None
+        self._server: gevent.server.StreamServer | None = None
+        self._waiting: dict[Any, Any] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def ready(self) -> bool:
+        """True while the socket is bound (UDP) or the server listens (TCP)."""
+        return (self._sock is not None or self._server is not None) and self.running
+
+    def _listener(self, kind: int) -> Any:
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        sock = gevent.socket.socket(family, kind) if kind == socket.SOCK_STREAM else socket.socket(family, kind)
+        try:
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.port and self.reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if kind == socket.SOCK_DGRAM:
+                self.buffer_granted = _receive_buffer(sock, self.buffer_size)
+            sock.bind((self.address, self.port))
+            if kind == socket.SOCK_STREAM:
+                sock.listen(1024)
+        except OSError as exc:
+            sock.close()
+            where = f"{self.transport} {self.address}:{self.port}"
+            raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror}") from None
+        self.port = sock.getsockname()[1]
+        return sock
+
+    def on_start(self) -> None:
+        self._bad = RateLimitedLog(self.log)
+        self._parse = PARSERS[self.rfc] if self.mode == "parse" else None
+        self._stopping = gevent.event.Event()
+        if self.transport == "udp":
+            sock = self._listener(socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            self._sock = sock
+            self.log.info(
+                "Listening for syslog on udp %s:%d (receive buffer: kernel reports %d bytes).",
+                self.address,
+                self.port,
+                self.buffer_granted,
+            )
+            self.spawn_producer(self._read_udp, sock)
+        else:
+            listener = self._listener(socket.SOCK_STREAM)
+            self._pool = gevent.pool.Pool()
+            self._server = gevent.server.StreamServer(listener, self._connection, spawn=self._pool)
+            self._server.start()
+            self.log.info("Listening for syslog on tcp %s:%d (%s framing).", self.address, self.port, self.framing)
+            self.spawn_producer(self._serve)
+
+    def on_stop_intake(self) -> None:
+        self._stopping.set()
+        hub = gevent.get_hub()
+        for watcher in list(self._waiting.values()):
+            if watcher.callback is not None:
+                hub.cancel_wait(watcher, _Wake())
+
+    def metrics(self) -> dict:
+        active = len(self._pool) if self._server is not None else 0
+        return {**self.counters, "active": active}
+
+    # ------------------------------------------------------------------ events
+    def _events(self, payloads: list[bytes], peers: Iterable, transport: str) -> None:
+        """Parse *payloads* (messages from *peers*, one each) and hand them on: outbox, failed for the bad ones."""
+        parse = self._parse
+        events: list[dict] = []
+        failed: list[dict] = []
+        append = events.append
+        raw_errors = self.on_error == "raw"
+        for payload, peer in zip(payloads, peers, strict=False):  # peers may be an endless repeat
+            try:
+                text = payload.decode("utf-8")
+                if text[-1:] in _LINE_ENDS:  # CRLF line ends; an octet-counted frame with its newline
+                    text = text.rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                failed.append(self._failure(peer, transport, payload, exc))
+                continue
+            if parse is None:
+                append({"headers": {"syslog": {"peer": [peer[0], peer[1]], "transport": transport}}, "data": text})
+                continue
+            try:
+                data = parse(text)
+            except SyslogError as exc:
+                if raw_errors:
+                    headers = {"peer": [peer[0], peer[1]], "transport": transport, "error": str(exc)}
+                    append({"headers": {"syslog": headers}, "data": text})
+                    self.counters["parse_failures"] += 1
+                else:
+                    failed.append(self._failure(peer, transport, payload, exc))
+                continue
+            append({"headers": {"syslog": {"peer": [peer[0], peer[1]], "transport": transport}}, "data": data})
+        if events:
+            self.counters["messages"] += len(events)
+            batch_size = self.batch_size
+            for start in range(0, len(events), batch_size):
+                self.emit_batch(events[start : start + batch_size])
+        if failed:
+            self._hand_on_failed(failed)
+
+    def _failure(self, peer: list, transport: str, data: bytes, exc: Exception, frame: bool = False) -> dict:
+        exc.__traceback__ = None
+        self.counters["frame_errors" if frame else "parse_failures"] += 1
+        headers = {
+            "syslog": {"peer": [peer[0], peer[1]], "transport": transport},
+            "error": error_record(self.name, exc),
+        }
+        return {"headers": headers, "data": data}
+
+    def _hand_on_failed(self, failed: list[dict]) -> None:
+        self._bad.warning(
+            "%d message(s) from %s not accepted, %s; e.g.: %s",
+            len(failed),
+            failed[0]["headers"]["syslog"]["peer"],
+            "sent to failed" if self.is_routed("failed") else "dropped: 'failed' is not routed",
+            failed[0]["headers"]["error"]["message"][:200],
+        )
+        batch_size = self.batch_size
+        for start in range(0, len(failed), batch_size):
+            self.emit_batch(failed[start : start + batch_size], "failed")
+
+    # ------------------------------------------------------------------ UDP
+    def _read_udp(self, sock: socket.socket) -> None:
+        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+        current = gevent.getcurrent()
+        wait = gevent.socket.wait
+        recvfrom = sock.recvfrom
+        bufsize = self.max_message + 1
+        max_message = self.max_message
+        batch_size = self.batch_size
+
+        def read_batch() -> bool:
+            """Read up to a batch of datagrams and hand them on; True if the batch was full."""
+            payloads: list[bytes] = []
+            peers: list[tuple] = []
+            too_long: list[dict] = []
+            full = False
+            try:
+                for _ in range(batch_size):
+                    data, peer = recvfrom(bufsize)
+                    if len(data) > max_message:
+                        exc = ValueError(f"datagram longer than max_message ({max_message} bytes)")
+                        too_long.append(self._failure(list(peer[:2]), "udp", data[:max_message], exc, frame=True))
+                        continue
+                    payloads.append(data[:-1] if data.endswith(b"\n") else data)
+                    peers.append(peer)
+                else:
+                    full = True
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                self._bad.warning("Receiving failed: %s", exc)
+            if payloads:
+                self._events(payloads, peers, "udp")
+            if too_long:
+                self._hand_on_failed(too_long)
+            return full
+
+        try:
+            while self.running:
+                self._waiting[current] = watcher
+                try:
+                    wait(watcher, IDLE_CHECK, _Wake())
+                except _Wake:
+                    continue
+                finally:
+                    self._waiting.pop(current, None)
+                read_batch()
+            until = time.monotonic() + FINAL_DRAIN  # what the kernel holds was sent before the stop
+            while read_batch() and time.monotonic() < until:
+                pass
+        finally:
+            watcher.close()
+            sock.close()
+            self._sock = None
+
+    # ------------------------------------------------------------------ TCP
+    def _serve(self) -> None:
+        server = self._server
+        assert server is not None
+        try:
+            self._stopping.wait()
+        finally:
+            server.close()
+            self._pool.join(timeout=FINAL_DRAIN + STOP_GRACE)
+            self._pool.kill(timeout=1.0)
+
+    def _connection(self, sock: gevent.socket.socket, address: tuple) -> None:
+        if not self.running or len(self._pool) > self.max_connections:
+            self.counters["refused"] += 1
+            self._bad.warning("Connection from %s refused: %d connections open.", address[:2], len(self._pool) - 1)
+            sock.close()
+            return
+        self.counters["connections"] += 1
+        try:
+            self._read_tcp(sock, [address[0], address[1]])
+        except Exception as exc:  # a reset: this connection ends, the server goes on
+            self._bad.warning("Connection from %s ended: %s: %s", address[:2], type(exc).__name__, exc)
+        finally:
+            sock.close()
+
+    def _read_tcp(self, sock: Any, peer: list) -> None:
+        sock.setblocking(False)
+        decoder = framing.decoder(self.framing, self.max_message)
+        recv = sock.recv
+        idle = self.idle_timeout or None
+        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+        current = gevent.getcurrent()
+        wait = gevent.socket.wait
+        monotonic = time.monotonic
+        deadline = monotonic() + idle if idle else None
+        drain_until = None
+        try:
+            while True:
+                try:
+                    chunk = recv(65536)
+                except BlockingIOError:
+                    if not self.running:
+                        return
+                    self._waiting[current] = watcher
+                    try:
+                        timeout = None if deadline is None else max(0.0, deadline - monotonic())
+                        wait(watcher, timeout, TimeoutError())
+                    except TimeoutError:
+                        self.counters["idle_closed"] += 1
+                        self._bad.warning("Connection from %s closed: no whole message for %s s.", peer, idle)
+                        return
+                    except _Wake:
+                        pass
+                    finally:
+                        self._waiting.pop(current, None)
+                    continue
+                frames = decoder.feed(chunk) if chunk else decoder.end()
+                if frames:
+                    self._events(frames, itertools.repeat(peer), "tcp")
+                    if deadline is not None:
+                        deadline = monotonic() + idle  # type: ignore[operator]
+                if decoder.errors:
+                    errors = decoder.take_errors()
+                    self._hand_on_failed([self._failure(peer, "tcp", e.head, e, frame=True) for e in errors])
+                if not chunk:
+                    return
+                if not self.running:
+                    drain_until = drain_until or monotonic() + FINAL_DRAIN
+                    if monotonic() > drain_until:
+                        return
+        finally:
+            self._waiting.pop(current, None)
+            watcher.close()
