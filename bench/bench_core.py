@@ -86,6 +86,16 @@ def one_to_one(events: int) -> float:
     )
 
 
+def one_to_one_null(events: int) -> float:
+    return pipeline_rate(
+        {"input": ("testevent", {"interval": 0, "count": events}), "out": ("null", {})},
+        {"input.outbox": ["out.inbox"]},
+        events,
+        events,
+        ["out"],
+    )
+
+
 def fan_out_fan_in(events: int) -> float:
     return pipeline_rate(
         {
@@ -140,6 +150,7 @@ def n_to_one(events: int) -> float:
 
 CASES = {
     "testevent -> passthrough -> null": one_to_one,
+    "testevent -> null (1-1)": one_to_one_null,
     "testevent -> 1-n 3 passthroughs -> n-1 null (source rate)": fan_out_fan_in,
     "testevent -> 1-n 3 nulls (source rate)": one_to_n,
     "3 testevents -> n-1 null": n_to_one,
@@ -180,7 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         fan >= 300_000,
         base,
     )
-    for name in ("testevent -> 1-n 3 nulls (source rate)", "3 testevents -> n-1 null"):
+    single, fan3 = results["testevent -> null (1-1)"], results["testevent -> 1-n 3 nulls (source rate)"]
+    print(f"1-n to 3 outputs runs at {fan3 / single:.0%} of the 1-1 rate (outputs are readers: one event shared)")
+    result(
+        "testevent -> 1-n 3 nulls vs testevent -> null (source rate)",
+        fan3,
+        "events/s",
+        ">= 60% of the 1-1 rate in the same run",
+        fan3 >= 0.6 * single,
+        single,
+    )
+    for name in ("testevent -> null (1-1)", "3 testevents -> n-1 null"):
         result(name, results[name], "events/s", "reported", None, base)
     return 0
 

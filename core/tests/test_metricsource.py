@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 
@@ -100,14 +99,14 @@ def test_stop_does_not_wait_for_the_interval():
     assert p.modules["sink"].seen == []
 
 
-def test_without_the_handover_plugin_it_warns_and_emits_nothing(caplog):
+def test_it_needs_no_plugin_its_context_gives_the_snapshot():
     p = build({"interval": 0.01}, load_entry_points=False)
-    with caplog.at_level(logging.WARNING), gevent.Timeout(20):
+    with gevent.Timeout(20):
         p.start()
-        gevent.sleep(0.1)
+        while not p.modules["sink"].seen:
+            gevent.sleep(0.01)
         assert p.stop(5)
-    assert "No pipeline was handed over" in caplog.text
-    assert p.modules["sink"].seen == []
+    assert p.modules["sink"].seen[0]["data"]["instance"] == 0
 
 
 def test_bad_parameters_are_load_errors_naming_the_parameter():

@@ -288,3 +288,42 @@ def test_a_stop_does_not_wait_out_the_testevent_interval():
         started = time.monotonic()
         assert p.stop(20)
         assert time.monotonic() - started < 1
+
+
+def test_when_every_input_has_finished_wait_returns_and_nothing_raises_loopexit():
+    """A counted testevent finishes; wait() returns with nothing else left to run (no metrics
+    loop, no timer): gevent would raise LoopExit from a plain Event.wait() here."""
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "a": {"module": "testevent", "variables": {"interval": 0, "count": 500}},
+                "b": {"module": "testevent", "variables": {"interval": 0, "count": 700}},
+                "out": {"module": "null"},
+            },
+            "routingtable": {"a.outbox": ["out.inbox"], "b.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(10):
+        p.start()
+        assert p.wait() is True
+        assert p.finished
+        assert p.stop(5)
+    assert p.modules["out"].consumed == 1200
+
+
+def test_an_endless_input_keeps_the_pipeline_unfinished():
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "done": {"module": "testevent", "variables": {"interval": 0, "count": 5}},
+                "endless": {"module": "testevent", "variables": {"interval": 0.01}},
+                "out": {"module": "null"},
+            },
+            "routingtable": {"done.outbox": ["out.inbox"], "endless.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(10):
+        p.start()
+        assert p.wait(0.3) is False
+        assert not p.finished and p.modules["done"].finished
+        assert p.stop(5)

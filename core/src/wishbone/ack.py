@@ -15,8 +15,13 @@ Settlement runs the input's callback from whichever greenlet dropped the last re
 so the callback must only record the outcome (append to a list); the input acknowledges
 in batches from its own greenlet. Nothing here runs per event for untracked events.
 
-A module that replaces an event by a new dict should use :func:`derive` so that the new
-event keeps the delivery; a plain new dict settles the original when it is released.
+A module that replaces an event by a new dict uses :func:`derive` so that the new event
+keeps the delivery; a plain new dict settles the original when it is released, which acks
+it before anything was delivered (silent loss at the next crash). Events split into many
+(:func:`split`) share the original's delivery, so it settles when the last part is
+released, negatively if any part failed. Events merged into one (:func:`merge`) carry a
+:class:`MergedDelivery` that holds every original's delivery: releasing the merged event
+settles them all, and a failure of the merged event fails each of them.
 """
 
 from __future__ import annotations
@@ -24,7 +29,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Delivery", "TrackedEvent", "derive", "mark_abandoned", "mark_failed", "track"]
+__all__ = [
+    "Delivery",
+    "MergedDelivery",
+    "TrackedEvent",
+    "delivery_of",
+    "derive",
+    "mark_abandoned",
+    "mark_failed",
+    "merge",
+    "split",
+    "track",
+]
 
 Settle = Callable[[Any, bool], None]
 
@@ -51,6 +67,37 @@ class Delivery:
             settle(self.tag, None if self.abandoned else not self.failed)
 
 
+class MergedDelivery:
+    """The deliveries of several originals, carried by the one event made from them.
+
+    It keeps each original :class:`Delivery` alive while the merged event lives, so they
+    settle when it is released; marking it failed or abandoned marks each of them.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    @property
+    def failed(self) -> bool:
+        return any(part.failed for part in self.parts)
+
+    @failed.setter
+    def failed(self, value: bool) -> None:
+        for part in self.parts:
+            part.failed = value
+
+    @property
+    def abandoned(self) -> bool:
+        return any(part.abandoned for part in self.parts)
+
+    @abandoned.setter
+    def abandoned(self, value: bool) -> None:
+        for part in self.parts:
+            part.abandoned = value
+
+
 class TrackedEvent(dict):
     """A dict event that carries a :class:`Delivery`; serializes like any dict."""
 
@@ -67,12 +114,50 @@ def track(event: dict, settle: Settle, tag: Any) -> TrackedEvent:
 def derive(original: dict, data: Any, headers: dict | None = None) -> dict:
     """Return a new event with *data* that keeps the delivery of *original*, if any."""
     new = {"headers": original["headers"] if headers is None else headers, "data": data}
-    delivery = getattr(original, "delivery", None)
+    return _carrying(new, getattr(original, "delivery", None))
+
+
+def delivery_of(event: Any) -> Delivery | MergedDelivery | None:
+    """The delivery *event* carries, or None for an untracked event."""
+    return getattr(event, "delivery", None)
+
+
+def _carrying(new: dict, delivery: Delivery | MergedDelivery | None) -> dict:
     if delivery is None:
         return new
     tracked = TrackedEvent(new)
     tracked.delivery = delivery
     return tracked
+
+
+def split(original: dict, items: list, headers: dict | None = None) -> list[dict]:
+    """One event per item of *items*, all sharing the delivery of *original* (if any).
+
+    The original settles when the last part is released, negatively if any part failed or
+    was dropped. Every part gets its own shallow copy of the headers (of *headers*, or of
+    the original's), so that a module changing one part's headers changes no other.
+    """
+    base = original["headers"] if headers is None else headers
+    delivery = getattr(original, "delivery", None)
+    return [_carrying({"headers": dict(base), "data": item}, delivery) for item in items]
+
+
+def merge(originals: list, data: Any, headers: dict | None = None) -> dict:
+    """One event with *data* made from *originals*: it settles each of them when it settles.
+
+    Untracked originals contribute nothing; if none is tracked the result is a plain event.
+    """
+    parts = []
+    for event in originals:
+        delivery = getattr(event, "delivery", None)
+        if isinstance(delivery, MergedDelivery):
+            parts.extend(delivery.parts)
+        elif delivery is not None:
+            parts.append(delivery)
+    new = {"headers": {} if headers is None else headers, "data": data}
+    if not parts:
+        return new
+    return _carrying(new, parts[0] if len(parts) == 1 else MergedDelivery(parts))
 
 
 def mark_failed(events: list) -> None:

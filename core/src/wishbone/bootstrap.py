@@ -253,11 +253,10 @@ def _load_routes(source: str, table: Any, modules: dict[str, ModuleSpec]) -> lis
         path = jpath("routingtable", src)
         name, queue = _split(source, src, path, modules)
         cls = modules[name].cls
-        if queue not in cls.source_queue_names() and not cls.dynamic_queues:
+        emitted = cls.source_queue_names(modules[name].variables)
+        if queue not in emitted and not cls.dynamic_queues:
             raise BootstrapError(
-                source,
-                path,
-                f"{cls.__name__} ({name!r}) emits no queue {queue!r} (it emits: {', '.join(cls.source_queue_names())})",
+                source, path, f"{cls.__name__} ({name!r}) emits no queue {queue!r} (it emits: {', '.join(emitted)})"
             )
         _expect(source, destinations, list, path, "an array of 'instance.queue' strings")
         if len(set(map(str, destinations))) != len(destinations):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["Event", "clone", "is_event", "new_event", "split_valid"]
+__all__ = ["Event", "clone", "error_record", "is_event", "new_event", "split_valid"]
 
 #: An event is a plain dict; the alias documents intent in signatures.
 Event = dict
@@ -22,6 +22,15 @@ _IMMUTABLE = (str, int, float, bool, bytes, type(None))
 def new_event(data: Any = None, headers: dict | None = None) -> dict:
     """Return a well-formed event carrying *data* (and *headers*, default empty)."""
     return {"headers": {} if headers is None else headers, "data": data}
+
+
+def error_record(module: str, exc: BaseException) -> dict:
+    """The ``headers["error"]`` record of an event that *module* failed on with *exc*.
+
+    ``{"module": name, "type": exception class name, "message": str(exc)}``: the one place
+    that builds it, so that every module (and ``wishbone test`` assertions) agree on it.
+    """
+    return {"module": module, "type": type(exc).__name__, "message": str(exc)}
 
 
 def is_event(obj: Any) -> bool:

@@ -1,8 +1,9 @@
-"""The one base class of every module: inputs, outputs and the ones in between.
+"""The base classes of every module: :class:`Input`, :class:`Processor`, :class:`Output`.
 
+A module declares its kind by the class it subclasses; all three share :class:`Module`.
 A module author writes::
 
-    class Upper(Module):
+    class Upper(Processor):
         '''Upper-cases text.
 
         Parameters:
@@ -25,9 +26,13 @@ The framework builds the module from its bootstrap ``variables`` (checked agains
 An exception in ``consume()`` sends the event to ``failed`` with the error in
 ``headers["error"]``.
 
-Inputs consume nothing (``consumes = {}``): they start their readers in ``on_start`` with
-:meth:`Module.spawn_producer`, loop while ``self.running``, and hand events over with
-:meth:`Module.emit_batch` (or ``emit`` then ``flush``).
+Inputs (:class:`Input`) consume nothing: they start their readers in ``on_start`` with
+:meth:`Module.spawn_producer`, loop while ``self.running``, hand events over with
+:meth:`Module.emit_batch` (or ``emit`` then ``flush``), and call :meth:`Module.finish`
+when they will produce no more (a counted generator, stdin at its end): once every input
+of a pipeline has finished, the pipeline drains and stops. Outputs (:class:`Output`)
+deliver outside and declare that they do not change the events they consume, so a 1-n
+route can hand them the same event as other readers instead of a copy.
 """
 
 from __future__ import annotations
@@ -40,28 +45,75 @@ from typing import Any, ClassVar
 import gevent
 from gevent import Greenlet
 
-from wishbone.ack import mark_abandoned
+from wishbone.ack import derive, mark_abandoned
+from wishbone.event import error_record
 from wishbone.log import RateLimitedLog, source_logger
-from wishbone.queue import DEFAULT_BATCH_SIZE, DEFAULT_MAXSIZE, DestinationQueue, SourceQueue
+from wishbone.queue import DEFAULT_BATCH_SIZE, DEFAULT_MAXSIZE, DestinationQueue, SharedBatch, SourceQueue
 
-__all__ = ["Module"]
+__all__ = ["KINDS", "Input", "Module", "ModuleContext", "Output", "Processor"]
+
+#: The kinds a module declares by its base class, in the order ``wishbone list`` sorts them.
+KINDS = ("input", "processor", "output")
+
+
+class ModuleContext:
+    """What a module may use of the pipeline it runs in, handed over by :meth:`Module.bind`.
+
+    :param instance: the worker's instance number (``Instance #N`` in the log).
+    :param snapshot: returns the pipeline's metrics snapshot now (read-only; see
+        :meth:`wishbone.pipeline.Pipeline.snapshot`).
+    :param input_finished: called with the module when an input calls :meth:`Module.finish`.
+    """
+
+    __slots__ = ("instance", "_snapshot", "_input_finished")
+
+    def __init__(
+        self,
+        instance: int = 0,
+        snapshot: Callable[[], dict] | None = None,
+        input_finished: Callable[[Module], None] | None = None,
+    ) -> None:
+        self.instance = instance
+        self._snapshot = snapshot
+        self._input_finished = input_finished
+
+    def snapshot(self) -> dict:
+        """The metrics of the pipeline now: per queue and per module counters."""
+        if self._snapshot is None:
+            return {"time": time.time(), "instance": self.instance, "queues": {}, "modules": {}}
+        return self._snapshot()
+
+    def input_finished(self, module: Module) -> None:
+        """Tell the pipeline that *module*, an input, will produce no more."""
+        if self._input_finished is not None:
+            self._input_finished(module)
 
 
 class Module:
-    """Base class of all modules. Subclass it, document it, override what you need.
+    """What every module shares. Subclass :class:`Input`, :class:`Processor` or :class:`Output`.
 
     Class attributes a module may set:
 
+    * ``kind``: ``"input"``, ``"processor"`` or ``"output"``, set by the base class.
     * ``consumes``: queues the framework consumes, mapped to the method it calls per
-      event. Default ``{"inbox": "consume"}``; an input sets ``{}``.
-    * ``emits``: queues it emits to besides ``outbox`` and ``failed``.
+      event. Default ``{"inbox": "consume"}``; an input has ``{}``.
+    * ``emits``: queues it emits to besides ``outbox`` and ``failed``; a module whose queues
+      come from its parameters overrides :meth:`emits_for` instead.
     * ``dynamic_queues``: True for a module that routes by configuration and accepts any
       emit queue the routing table names.
+    * ``changes_events``: False for a module whose ``consume`` never changes the event it
+      is given (outputs, routers, filters): a 1-n route then shares one event among such
+      readers instead of copying it for each. The conformance suite proves the claim.
+    * ``ready``: True while the module can do its work (bound, connected); an input or
+      output that binds or connects defines it as a property (``/ready`` reads it).
     """
 
+    kind: ClassVar[str | None] = None
     consumes: ClassVar[dict[str, str]] = {"inbox": "consume"}
     emits: ClassVar[tuple[str, ...]] = ()
     dynamic_queues: ClassVar[bool] = False
+    changes_events: ClassVar[bool] = True
+    ready: bool = True
 
     #: An output may define ``consume_batch(events)`` to take each inbox batch whole, a
     #: list it may keep, instead of one ``consume(event)`` call per event (a sink that
@@ -76,7 +128,9 @@ class Module:
     # Set by bind(); declared here for readers and type checkers.
     name: str
     log: logging.LoggerAdapter
+    context: ModuleContext
     running: bool
+    finished: bool
     consumed: int
     failed: int
     source_queues: dict[str, SourceQueue]
@@ -109,8 +163,14 @@ class Module:
         self.source_queues[queue].put(event)
 
     def emit_batch(self, events: list, queue: str = "outbox") -> None:
-        """Hand *events* on now (inputs): blocks while a destination is full."""
+        """Hand *events* on now (inputs): blocks while a destination is full.
+
+        The list becomes the framework's: don't change it afterwards.
+        """
         source = self.source_queues[queue]
+        if not source.pending and len(events) <= source.batch_size:
+            source.send(events)
+            return
         source.pending.extend(events)
         source.flush()  # in batch-size chunks, as every hand-off
 
@@ -119,6 +179,21 @@ class Module:
         for queue in self.source_queues.values():
             if queue.pending:
                 queue.flush()
+
+    def finish(self) -> None:
+        """An input says it will produce no more (idempotent).
+
+        Once every input of the pipeline has finished, the pipeline drains into the outputs
+        and stops; the ``wishbone`` command then exits 0.
+        """
+        if not self.finished:
+            self.finished = True
+            self.context.input_finished(self)
+
+    @property
+    def batch_size(self) -> int:
+        """Events handed over at once: an input reads about this many before it emits."""
+        return self._batch_size
 
     def is_routed(self, queue: str = "outbox") -> bool:
         """True when the routing table sends *queue* somewhere."""
@@ -134,6 +209,11 @@ class Module:
         self._producers.append(greenlet)
         return greenlet
 
+    def join_producers(self, timeout: float | None = None) -> bool:
+        """Wait until every producer greenlet has returned; True if they did within *timeout*."""
+        live = [g for g in self._producers if not g.dead]
+        return len(gevent.joinall(live, timeout=timeout)) == len(live)
+
     def spawn(self, func: Callable, *args: Any) -> Greenlet:
         """Start a background greenlet that lives until the module has stopped."""
         greenlet = gevent.spawn(func, *args)
@@ -142,9 +222,18 @@ class Module:
 
     # ------------------------------------------------------------------ framework side
     @classmethod
-    def source_queue_names(cls) -> tuple[str, ...]:
-        """The queues this class emits to."""
-        return ("outbox", "failed", *cls.emits)
+    def emits_for(cls, variables: dict) -> tuple[str, ...]:
+        """The queues besides ``outbox`` and ``failed`` an instance with *variables* emits to.
+
+        The bootstrap checks the routing table against it. Default: the class's ``emits``;
+        a module whose queues its parameters name (a switch's cases) overrides it.
+        """
+        return cls.emits
+
+    @classmethod
+    def source_queue_names(cls, variables: dict | None = None) -> tuple[str, ...]:
+        """The queues this class (an instance with *variables*) emits to."""
+        return ("outbox", "failed", *cls.emits_for(variables or {}))
 
     def bind(
         self,
@@ -152,11 +241,20 @@ class Module:
         instance: int = 0,
         queue_options: dict | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        context: ModuleContext | None = None,
+        variables: dict | None = None,
     ) -> None:
-        """Give the module its name, logger and queues (called by the pipeline)."""
+        """Give the module its name, logger, context and queues (called by the pipeline).
+
+        *variables* are the parameters it was built with (for :meth:`emits_for`).
+        """
         self.name = name
         self.log = source_logger(f"Instance #{instance}:{name}")
+        self.context = context if context is not None else ModuleContext(instance)
+        self._batch_size = batch_size
         self.running = False
+        self.finished = False
+        self._shared_batch = False
         self.consumed = 0
         self.failed = 0
         self._started = False
@@ -168,17 +266,19 @@ class Module:
         self._errors = RateLimitedLog(self.log)  # consume() and end_of_batch() failures, another
         options = queue_options or {}
         self.source_queues = {}
-        for queue in self.source_queue_names():
+        for queue in self.source_queue_names(variables):
             self.add_source_queue(queue, batch_size)
         self.destination_queues = {}
         for queue in self.consumes:
             opts = options.get(queue, {})
-            self.destination_queues[queue] = DestinationQueue(
+            destination = DestinationQueue(
                 f"{name}.{queue}",
                 maxsize=opts.get("maxsize", DEFAULT_MAXSIZE),
                 when_full=opts.get("when_full", "block"),
                 batch_size=batch_size,
             )
+            destination.changes_events = self.changes_events
+            self.destination_queues[queue] = destination
 
     def add_source_queue(self, queue: str, batch_size: int = DEFAULT_BATCH_SIZE) -> SourceQueue:
         """Create (or return) the emit queue *queue* (dynamic modules, routing)."""
@@ -302,6 +402,9 @@ class Module:
         batch: list | None = None
         try:
             while (batch := get()) is not None:
+                shared = type(batch) is SharedBatch
+                if shared is not self._shared_batch:
+                    self._mark_shared(shared)
                 handle(batch)
                 self.consumed += len(batch)
                 batch = None
@@ -315,12 +418,21 @@ class Module:
                 mark_abandoned(batch)
             raise
 
+    def _mark_shared(self, shared: bool) -> None:
+        """This batch's events are (or are no longer) shared with other readers of a 1-n route:
+        what this module emits of them must reach a module that changes events as a copy."""
+        self._shared_batch = shared
+        for queue in self.source_queues.values():
+            queue.shared_input = shared
+
     def fail(self, event: Any, exc: BaseException) -> None:
         """Send *event* to ``failed`` with *exc* recorded in ``headers["error"]`` (counted)."""
         exc.__traceback__ = None  # its frames may hold events: only the type and message are kept
         self.failed += 1
         if isinstance(event, dict) and isinstance(event.get("headers"), dict):
-            event["headers"]["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)}
+            if self._shared_batch:  # other readers hold this event: record the error on a copy
+                event = derive(event, event.get("data"), dict(event["headers"]))
+            event["headers"]["error"] = error_record(self.name, exc)
         failed = self.source_queues["failed"]
         if not failed.routed:
             self._errors.warning(
@@ -331,3 +443,35 @@ class Module:
                 str(exc),
             )
         failed.put(event)
+
+
+class Input(Module):
+    """An input: brings outside data in as events; consumes no queue.
+
+    Start readers in ``on_start`` with :meth:`spawn_producer`, hand events over with
+    :meth:`emit_batch`, call :meth:`finish` when nothing more will come, and define
+    ``ready`` when the input binds or connects.
+    """
+
+    kind: ClassVar[str] = "input"
+    consumes: ClassVar[dict[str, str]] = {}
+    changes_events: ClassVar[bool] = False
+
+
+class Processor(Module):
+    """A processor: consumes events, changes, routes, drops or makes them, emits them on.
+
+    Set ``changes_events = False`` when ``consume`` only reads its event (a router, a filter).
+    """
+
+    kind: ClassVar[str] = "processor"
+
+
+class Output(Module):
+    """An output: delivers events outside (writes, sends, publishes); it does not change them.
+
+    Define ``ready`` when the output connects; take whole batches with ``consume_batch``.
+    """
+
+    kind: ClassVar[str] = "output"
+    changes_events: ClassVar[bool] = False

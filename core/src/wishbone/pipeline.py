@@ -4,7 +4,7 @@ The in-process API the command line drives::
 
     pipeline = Pipeline.from_file("examples/demo.json")
     pipeline.start()
-    pipeline.wait()          # until request_stop() (a signal handler calls it)
+    pipeline.wait()          # until request_stop() (a signal handler calls it) or every input finished
     pipeline.stop(timeout=10)  # inputs stop, queues drain into outputs, outputs flush
 
 Stopping is a drain: modules are taken in routing order, sources first; each stops its
@@ -24,9 +24,9 @@ import gevent.event
 from wishbone import bootstrap as bootstrap_mod
 from wishbone.bootstrap import Bootstrap, BootstrapError
 from wishbone.log import source_logger
-from wishbone.module import Module
+from wishbone.module import Module, ModuleContext
 from wishbone.plugins import plugin_manager
-from wishbone.queue import DEFAULT_BATCH_SIZE
+from wishbone.queue import DEFAULT_BATCH_SIZE, connect
 
 __all__ = ["Pipeline"]
 
@@ -54,12 +54,15 @@ class Pipeline:
         self.pm = plugin_manager(plugins, load_entry_points=load_entry_points)
         self.pm.hook.wishbone_bootstrap_loaded(config=bootstrap.document, source=bootstrap.source)
         self.modules: dict[str, Module] = {}
+        context = ModuleContext(instance, self.snapshot, self._input_finished)
         for name, spec in bootstrap.modules.items():
-            self.modules[name] = self._build(spec.cls, spec.variables, bootstrap_mod.jpath("bootstrap", name))
-            self.modules[name].bind(name, instance, spec.queues, batch_size)
+            module = self.modules[name] = self._build(spec.cls, spec.variables, bootstrap_mod.jpath("bootstrap", name))
+            module.bind(name, instance, spec.queues, batch_size, context, spec.variables)
         for route in bootstrap.routes:
             source = self.modules[route.source].add_source_queue(route.source_queue, batch_size)
-            source.routes.append(self.modules[route.destination].destination_queues[route.destination_queue])
+            connect(source, self.modules[route.destination].destination_queues[route.destination_queue])
+        self.inputs = [m for m in self.modules.values() if not m.consumes]
+        self._finished = gevent.event.Event()
         self.metrics_module = None
         spec = bootstrap.metrics
         if spec.enable and spec.cls is not None:
@@ -134,15 +137,43 @@ class Pipeline:
         """Ask :meth:`wait` to return (safe from a signal handler)."""
         self._stop_requested.set()
 
+    @property
+    def finished(self) -> bool:
+        """True once every input has finished (:meth:`Module.finish`): time to drain and stop."""
+        return self._finished.is_set()
+
+    def _input_finished(self, module: Module) -> None:
+        if self.inputs and all(m.finished for m in self.inputs):
+            self.log.info("Every input has finished: draining.")
+            self._finished.set()
+            self._stop_requested.set()
+
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until :meth:`request_stop`; True if it was requested."""
-        return self._stop_requested.wait(timeout)
+        """Block until :meth:`request_stop` or until every input finished; True if either came.
+
+        It waits in slices, so the hub always has a timer: with nothing else left to run
+        (every input done, no metrics loop) gevent never raises ``LoopExit`` here.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+            if left <= 0:
+                return self._stop_requested.is_set()
+            if self._stop_requested.wait(left):
+                return True
 
     def join_inputs(self, timeout: float | None = None) -> bool:
-        """Wait until every producer has returned (a counted ``testevent`` is done)."""
-        producers = [g for m in self.modules.values() for g in m._producers]
-        done = gevent.joinall(producers, timeout=timeout)
-        return len(done) == len(producers)
+        """Wait until every input's producers have returned (a counted ``testevent`` is done).
+
+        True if they all did within *timeout*. For tests and benchmarks; :meth:`wait` is what
+        a server uses (it also returns once every input called ``finish()``).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for module in self.inputs:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not module.join_producers(left):
+                return False
+        return True
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Drain and stop every module within *timeout* seconds; True if nothing was forced."""

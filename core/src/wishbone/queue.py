@@ -3,8 +3,15 @@
 
 Events move in batches. A module's ``emit()`` appends to its source queue's ``pending``
 list; at the end of each consumed batch (or when an input calls ``flush()``) the source
-queue checks the shape of the whole batch once, hands it to every destination (the first
-gets the batch, the others independent copies) and counts. A destination holds batches in
+queue checks the shape of the whole batch once, hands it to every destination and counts.
+
+On a 1-n route each destination must see an event independent of the others'. A module
+that declares it does not change events (``changes_events = False``: outputs, routers,
+filters) is a *reader*: readers of one route share the same events, in a
+:class:`SharedBatch`, and every module that changes events gets its own copy. A reader
+that passes a shared event on (a switch) hands it to a module that changes events as a
+copy too, so the promise holds for every observer downstream. Copies are made before the
+first hand-off, since a hand-off may yield to a consumer. A destination holds batches in
 a bounded gevent queue: when it is full, the sender blocks (backpressure all the way up to
 the input), unless the destination was configured to drop, and then every drop is counted.
 """
@@ -23,12 +30,25 @@ from wishbone.event import clone, split_valid
 if TYPE_CHECKING:
     from wishbone.log import RateLimitedLog
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAXSIZE", "DestinationQueue", "SourceQueue"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAXSIZE", "DestinationQueue", "SharedBatch", "SourceQueue", "connect"]
 
 #: Events handed over at once. Bigger batches cost less per event, and add latency.
 DEFAULT_BATCH_SIZE = 100
 #: Events a destination queue holds before its senders block.
 DEFAULT_MAXSIZE = 10_000
+
+
+class SharedBatch(list):
+    """A batch whose events other readers of the same 1-n route also hold: read, don't change."""
+
+    __slots__ = ()
+
+
+def connect(source: SourceQueue, destination: DestinationQueue) -> None:
+    """Route *source* into *destination*: the one way queues are wired (pipeline and harness)."""
+    if destination in source.routes:
+        raise ValueError(f"{source.name} is already routed to {destination.name}")
+    source.routes.append(destination)
 
 
 class DestinationQueue:
@@ -63,6 +83,8 @@ class DestinationQueue:
         self.dropped = 0
         self.size = 0
         self.closed = False
+        #: False when the consuming module only reads events (it may share them with others)
+        self.changes_events = True
 
     def put_batch(self, batch: list) -> None:
         """Accept *batch*; block while full (or drop it, in drop mode)."""
@@ -141,6 +163,8 @@ class SourceQueue:
         self.on_malformed: RateLimitedLog | None = None
         #: True for ``failed``: whatever is sent through it settles its input negatively
         self.marks_failed = False
+        #: True while the module emits events of a :class:`SharedBatch` it was handed
+        self.shared_input = False
 
     @property
     def routed(self) -> bool:
@@ -184,13 +208,10 @@ class SourceQueue:
         if not routes:
             self.dropped += len(good)
             return
-        if len(routes) == 1:
+        if len(routes) == 1 and not self.shared_input:
             outgoing = [good]
         else:
-            # Copy before the first hand-off: a put may yield, and the first consumer may
-            # change its events before the copies are made.
-            good, copies = self._copies(good, len(routes) - 1)
-            outgoing = [good, *copies]
+            good, outgoing = self._distribute(good)
         for i, route in enumerate(routes):
             try:
                 route.put_batch(outgoing[i])
@@ -199,6 +220,32 @@ class SourceQueue:
                     self._abandon(rest)
                 raise
         self.sent += len(good)
+
+    def _distribute(self, good: list) -> tuple[list, list[list]]:
+        """One batch per route: readers share *good*, the others get copies (see the module doc).
+
+        Returns the events handed on (uncopyable ones are dropped) and the batches in route
+        order. Without readers the first route takes *good* itself, unless it is shared.
+        """
+        routes = self.routes
+        readers = sum(1 for route in routes if not route.changes_events)
+        shared = self.shared_input or readers > 1
+        owner = -1  # the route that may take the originals to change them: none if shared
+        if not readers and not shared:
+            owner = 0
+        copies_needed = sum(1 for route in routes if route.changes_events) - (owner == 0)
+        copies: list[list] = []
+        if copies_needed:
+            good, copies = self._copies(good, copies_needed)
+        outgoing = []
+        for i, route in enumerate(routes):
+            if i == owner:
+                outgoing.append(good)
+            elif route.changes_events:
+                outgoing.append(copies.pop())
+            else:
+                outgoing.append(SharedBatch(good) if shared else good)
+        return good, outgoing
 
     def _copies(self, good: list, n: int) -> tuple[list, list[list]]:
         """*n* independent copies of *good*; events that cannot be copied are dropped."""

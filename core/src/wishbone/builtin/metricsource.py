@@ -1,26 +1,20 @@
 """The ``metrics`` input: its own pipeline's metrics snapshots as ordinary events.
 
-A module is not handed its pipeline, so a small plugin (:data:`plugin`, registered in the
-``wishbone.plugins`` entry-point group) gives it over in ``wishbone_module_before_start``,
-before the module's ``on_start`` runs. From then on the module takes a snapshot every
-``interval`` seconds (``Pipeline.snapshot()`` only reads counters) and emits it, whole or
-as graphite lines, so the routing table can send metrics anywhere an event can go.
+Every ``interval`` seconds the module takes a snapshot through its context
+(``self.context.snapshot()``, which only reads counters) and emits it, whole or as
+graphite lines, so the routing table can send metrics anywhere an event can go.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import gevent.event
 
-from wishbone.hookspecs import hookimpl
-from wishbone.module import Module
+from wishbone.module import Input
 
-if TYPE_CHECKING:
-    from wishbone.pipeline import Pipeline
-
-__all__ = ["MetricsSource", "PipelineHandover", "graphite_lines", "plugin"]
+__all__ = ["MetricsSource", "graphite_lines"]
 
 _UNSAFE = re.compile(r"[^a-zA-Z0-9_.\-]")
 
@@ -44,7 +38,7 @@ def graphite_lines(snapshot: dict, prefix: str = "wishbone") -> list[str]:
     return lines
 
 
-class MetricsSource(Module):
+class MetricsSource(Input):
     """Emits its pipeline's metrics snapshots as events, to route anywhere.
 
     Every ``interval`` seconds it takes a snapshot of the pipeline it runs in (per queue
@@ -56,9 +50,6 @@ class MetricsSource(Module):
     * format ``graphite``: one event per figure, ``data`` = a graphite plaintext line
       without newline, ``wishbone.0.queue.a.outbox.in 123 1700000000``.
 
-    Needs the ``wishbone.plugins`` entry point ``metrics-source`` of the core (installed
-    with it) to be handed its pipeline; without it, it logs a warning and emits nothing.
-
     Parameters:
         interval (float): seconds between snapshots (default 5).
         format (str): ``snapshot`` or ``graphite`` (default ``snapshot``).
@@ -68,7 +59,7 @@ class MetricsSource(Module):
         outbox: the metrics events.
     """
 
-    consumes: dict[str, str] = {}
+    ready = True  # reads its own pipeline: nothing to connect
 
     def __init__(
         self, interval: float = 5.0, format: Literal["snapshot", "graphite"] = "snapshot", prefix: str = "wishbone"
@@ -78,17 +69,10 @@ class MetricsSource(Module):
         self.interval = interval
         self.format = format
         self.prefix = prefix.strip(".")
-        self.pipeline: Pipeline | None = None
         self.snapshots = 0
         self._wake = gevent.event.Event()
 
     def on_start(self) -> None:
-        if self.pipeline is None:
-            self.log.warning(
-                "No pipeline was handed over (the wishbone.plugins entry point 'metrics-source' is not loaded): "
-                "no metrics will be emitted."
-            )
-            return
         self.spawn_producer(self._produce)
 
     def on_stop_intake(self) -> None:
@@ -104,24 +88,9 @@ class MetricsSource(Module):
         return [{"headers": {}, "data": snapshot}]
 
     def _produce(self) -> None:
-        assert self.pipeline is not None
         while self.running:
             if self._wake.wait(self.interval):
                 break
             self.snapshots += 1  # first, so a snapshot counts itself
-            snapshot = self.pipeline.snapshot()
+            snapshot = self.context.snapshot()
             self.emit_batch(self.events(snapshot))
-
-
-class PipelineHandover:
-    """The plugin that hands each :class:`MetricsSource` the pipeline it runs in."""
-
-    @hookimpl
-    def wishbone_module_before_start(self, pipeline: Pipeline, module: Module) -> None:
-        """Give a metrics source its pipeline before it starts."""
-        if isinstance(module, MetricsSource):
-            module.pipeline = pipeline
-
-
-#: The plugin object the ``wishbone.plugins`` entry point ``metrics-source`` names.
-plugin = PipelineHandover()

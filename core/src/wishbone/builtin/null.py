@@ -1,9 +1,9 @@
 """The ``null`` output: consumes and forgets."""
 
-from wishbone.module import Module
+from wishbone.module import Output
 
 
-class Null(Module):
+class Null(Output):
     """Consumes events and discards them (they are counted as consumed).
 
     Parameters:
@@ -12,6 +12,8 @@ class Null(Module):
     Queues:
         inbox: events to discard.
     """
+
+    ready = True  # connects to nothing
 
     def consume(self, event: dict) -> None:
         pass

@@ -1,9 +1,9 @@
 """The ``passthrough`` module: hands every event on unchanged."""
 
-from wishbone.module import Module
+from wishbone.module import Processor
 
 
-class Passthrough(Module):
+class Passthrough(Processor):
     """Passes every event from its inbox to its outbox unchanged.
 
     Parameters:
@@ -13,6 +13,8 @@ class Passthrough(Module):
         inbox: events in.
         outbox: the same events out.
     """
+
+    changes_events = False  # hands the event on as it came
 
     def consume(self, event: dict) -> None:
         self.emit(event)

@@ -8,24 +8,25 @@ import gevent
 import gevent.event
 
 from wishbone.event import clone
-from wishbone.module import Module
+from wishbone.module import Input
 
 
-class TestEvent(Module):
+class TestEvent(Input):
     """Generates test events.
 
     Parameters:
         payload (any): the ``data`` of every event (default ``"test"``).
         interval (float): seconds between events; 0 generates as fast as the
             pipeline takes them (default 1).
-        count (int): stop after this many events; 0 never stops (default 0).
+        count (int): stop after this many events, then finish (once every input has
+            finished, the pipeline drains and exits); 0 never stops (default 0).
 
     Queues:
         outbox: the generated events.
     """
 
     __test__ = False  # not a pytest test class, whatever its name
-    consumes: dict[str, str] = {}
+    ready = True  # binds and connects nothing: ready as soon as it runs
 
     def __init__(self, payload: Any = "test", interval: float = 1.0, count: int = 0) -> None:
         if interval < 0:
@@ -51,19 +52,22 @@ class TestEvent(Module):
         payload = self.payload
         shared = isinstance(payload, (str, int, float, bool, bytes, type(None)))
         remaining = self.count or -1
-        outbox = self.source_queues["outbox"]
-        size = outbox.batch_size if self.interval == 0 else 1
+        size = self.batch_size if self.interval == 0 else 1
         while self.running and remaining != 0:
             n = size if remaining < 0 else min(size, remaining)
             if shared:
                 batch = [{"headers": {}, "data": payload} for _ in range(n)]
             else:
                 batch = [clone({"headers": {}, "data": payload}) for _ in range(n)]
-            outbox.send(batch)
+            self.emit_batch(batch)
             self.generated += n
             if remaining > 0:
                 remaining -= n
+            if remaining == 0:
+                break
             if self.interval:
                 self._wake.wait(self.interval)
             else:
                 gevent.sleep(0)
+        if remaining == 0:
+            self.finish()

@@ -26,7 +26,7 @@ import gevent
 from wishbone.log import RateLimitedLog, source_logger
 from wishbone.module import Module
 from wishbone.params import check_parameters
-from wishbone.queue import DEFAULT_BATCH_SIZE, DestinationQueue, SourceQueue
+from wishbone.queue import DEFAULT_BATCH_SIZE, DestinationQueue, SourceQueue, connect
 
 __all__ = ["Collector", "Harness", "HarnessTimeout"]
 
@@ -115,19 +115,19 @@ class Harness:
         check_parameters(module_cls, variables)
         self.timeout = timeout
         self.module = module_cls(**variables)
-        self.module.bind(name, 0, queue_options, batch_size)
+        self.module.bind(name, 0, queue_options, batch_size, variables=variables)
         self.name = name
         self.collectors: dict[str, Collector] = {}
-        for queue in (*module_cls.source_queue_names(), *queues):
+        for queue in (*module_cls.source_queue_names(variables), *queues):
             source = self.module.add_source_queue(queue, batch_size)
             self.collectors[queue] = collector = Collector(source.name, batch_size)
-            source.routes.append(collector.queue)
+            connect(source, collector.queue)
         self.feeders: dict[str, SourceQueue] = {}
         malformed = RateLimitedLog(source_logger(f"harness:{name}"))
         for queue, destination in self.module.destination_queues.items():
             feeder = SourceQueue(f"harness>{name}.{queue}", batch_size)
             feeder.on_malformed = malformed
-            feeder.routes.append(destination)
+            connect(feeder, destination)
             self.feeders[queue] = feeder
         self.start_seconds: float | None = None
         self.stop_seconds: float | None = None
