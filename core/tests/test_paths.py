@@ -200,3 +200,27 @@ def test_set_then_get(parts: list, value: int) -> None:
     assert path.get(e) == value
     assert path.delete(e)
     assert path.get(e) is MISSING
+
+
+@pytest.mark.parametrize("text", ["data.a", "data.a.b.c", "headers.x.y", "data.items[0]", "data"])
+def test_compiled_setter_and_deleter_do_what_set_and_delete_do(text: str) -> None:
+    path = compile_path(text)
+    for data in ({}, {"a": {"b": {}}}, {"items": [1]}, {"a": "text"}, "text"):
+        by_method, compiled = event(_copy(data)), event(_copy(data))
+        outcome = []
+        for e, op in ((by_method, lambda e: path.set(e, 5)), (compiled, path.setter(5))):
+            try:
+                op(e)
+                outcome.append("ok")
+            except FieldTypeError as exc:
+                outcome.append(str(exc))
+        assert outcome[0] == outcome[1] and by_method == compiled
+        path.delete(by_method)
+        path.deleter()(compiled)
+        assert by_method == compiled
+
+
+def _copy(value):
+    import copy
+
+    return copy.deepcopy(value)

@@ -334,6 +334,45 @@ class FieldPath:
             return True
         return False
 
+    # ------------------------------------------------------------------ compiled writers
+    def _fast_source(self, body: str) -> str | None:
+        """Source walking the objects on the way as plain dicts, then *body*; else the slow call."""
+        keys = self.keys
+        if len(keys) < 2 or not all(type(k) is str for k in keys):
+            return None
+        lines = ["def op(event):", "    p0 = event[k0]"]
+        indent = "    "
+        for i in range(1, len(keys) - 1):
+            lines.append(f"{indent}if type(p{i - 1}) is dict:")
+            indent += "    "
+            lines.append(f"{indent}p{i} = p{i - 1}.get(k{i})")
+        lines.append(f"{indent}if type(p{len(keys) - 2}) is dict:")
+        lines.append(f"{indent}    {body.format(p=f'p{len(keys) - 2}', k=f'k{len(keys) - 1}')}")
+        lines.append(f"{indent}    return")
+        lines.append("    slow(event)")
+        return "\n".join(lines)
+
+    def _define(self, source: str, slow: Any, **values: Any) -> Any:
+        namespace: dict[str, Any] = {f"k{i}": k for i, k in enumerate(self.keys)}
+        namespace.update(values, slow=slow)
+        # The source holds only generated names: the keys and values are bound, never code.
+        exec(source, namespace)
+        return namespace["op"]
+
+    def setter(self, value: Any) -> Any:
+        """A function ``op(event)`` that sets the path to *value* (as :meth:`set`), compiled."""
+        source = self._fast_source("{p}[{k}] = V")
+        if source is None:
+            return functools.partial(_set_to, self.set, value)
+        return self._define(source, functools.partial(_set_to, self.set, value), V=value)
+
+    def deleter(self) -> Any:
+        """A function ``op(event)`` that deletes the path (as :meth:`delete`), compiled."""
+        source = self._fast_source("{p}.pop({k}, None)")
+        if source is None:
+            return self.delete
+        return self._define(source, self.delete)
+
     def pop(self, event: dict, default: Any = MISSING) -> Any:
         """Remove the path from *event* and return what was there (or *default*)."""
         value = self.get(event, MISSING)
@@ -341,6 +380,10 @@ class FieldPath:
             return default
         self.delete(event)
         return value
+
+
+def _set_to(set_: Any, value: Any, event: dict) -> None:
+    set_(event, value)
 
 
 @functools.lru_cache(maxsize=4096)
