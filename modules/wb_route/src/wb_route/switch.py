@@ -1,0 +1,99 @@
+"""The ``switch`` processor: ordered cases ``condition -> queue``, compiled once at load."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from wishbone.event import clone
+from wishbone.expression import Condition
+from wishbone.module import Processor
+
+from wb_route._queues import check_queue, extra_queues
+
+__all__ = ["Case", "Switch"]
+
+
+class Case(TypedDict):
+    """One case of a switch: events that satisfy ``when`` go to ``queue``."""
+
+    when: Condition
+    queue: str
+
+
+class Switch(Processor):
+    """Routes each event to the queue of the first case (or every case) whose condition it meets.
+
+    Parameters:
+        cases (list): ordered cases, each ``{"when": CONDITION, "queue": NAME}``; a
+            condition is JMESPath on the event (``data.level == 'error'``), a condition on
+            a missing field is false. Each named queue is an emit queue of this instance:
+            route it in the routing table (``"switch.errors": ["errors_out.inbox"]``).
+        default (str or null): the queue of events that meet no case (default ``outbox``);
+            null drops them (counted as ``unmatched``, settled as delivered).
+        mode (str): ``"first"`` (default): the first case that matches decides;
+            ``"every"``: the event goes to the queue of every case that matches (an
+            independent copy to each queue after the first).
+
+    Queues:
+        inbox: events to route.
+        outbox: the default queue, unless ``default`` names another.
+        failed: not used by switch itself (conditions do not fail), present as on every module.
+        (each case's queue): events that met its condition.
+    """
+
+    changes_events = False  # it only reads events: readers of a 1-n route share them
+
+    def __init__(self, cases: list[Case], default: str | None = "outbox", mode: Literal["first", "every"] = "first"):
+        if not cases:
+            raise ValueError("cases: expected at least one case")
+        self.cases = [
+            (Condition(case["when"]), check_queue(case["queue"], f"cases[{i}].queue")) for i, case in enumerate(cases)
+        ]
+        self.default = None if default is None else check_queue(default, "default")
+        self.mode = mode
+        self.unmatched = 0
+        self._tests = tuple((condition.matches, queue) for condition, queue in self.cases)
+        groups: dict[str, list] = {}  # every-match: one send per queue, whichever of its cases matched
+        for condition, queue in self.cases:
+            groups.setdefault(queue, []).append(condition.matches)
+        self._groups = tuple((queue, tuple(tests)) for queue, tests in groups.items())
+        self.consume = self._first if mode == "first" else self._every  # type: ignore[method-assign]
+
+    @classmethod
+    def emits_for(cls, variables: dict) -> tuple[str, ...]:
+        """Every queue the cases and the default name (the bootstrap checks routes against them)."""
+        cases = variables.get("cases")
+        names = [case.get("queue") for case in cases if isinstance(case, dict)] if isinstance(cases, list) else []
+        return extra_queues([*names, variables.get("default", "outbox")])
+
+    def consume(self, event: dict) -> None:
+        """Route *event* (replaced at build by the function of the chosen mode)."""
+        self._first(event)
+
+    def _first(self, event: dict) -> None:
+        for matches, queue in self._tests:
+            if matches(event):
+                self.emit(event, queue)
+                return
+        if self.default is not None:
+            self.emit(event, self.default)
+        else:
+            self.unmatched += 1
+
+    def _every(self, event: dict) -> None:
+        sent = False
+        for queue, tests in self._groups:
+            for matches in tests:
+                if matches(event):
+                    # the same dict on two queues would let two modules change one event
+                    self.emit(clone(event) if sent else event, queue)
+                    sent = True
+                    break
+        if not sent:
+            if self.default is not None:
+                self.emit(event, self.default)
+            else:
+                self.unmatched += 1
+
+    def metrics(self) -> dict[str, Any]:
+        return {"unmatched": self.unmatched}
