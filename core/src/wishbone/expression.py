@@ -38,7 +38,7 @@ from jmespath import exceptions as jp_exceptions
 from jmespath import functions as jp_functions
 from jmespath import visitor as jp_visitor
 
-__all__ = ["Condition", "Expression", "ExpressionError", "compile_condition", "compile_expression"]
+__all__ = ["Condition", "Expression", "ExpressionError", "Router", "compile_condition", "compile_expression"]
 
 _FUNCTIONS = jp_functions.Functions()
 _INTERPRETER = jp_visitor.TreeInterpreter()
@@ -99,6 +99,11 @@ _ORDER = {op: _order(op) for op in ("lt", "gt", "lte", "gte")}
 _call = _FUNCTIONS.call_function
 
 
+def _field(value: Any, key: str) -> Any:
+    """JMESPath's field of a value that is not a plain dict: a dict subclass's key, else null."""
+    return value.get(key) if isinstance(value, dict) else None
+
+
 # The functions conditions use most, without jmespath's per-call signature check when the
 # arguments have the types the function takes; any other argument goes through jmespath,
 # which raises its type error.
@@ -132,9 +137,12 @@ _FAST = {"contains": _contains, "starts_with": _starts_with, "ends_with": _ends_
 class _Compiler:
     """Turns a jmespath AST into the source of one Python expression over ``value``."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, event: str | None = None) -> None:
         self.text = text
+        #: the name of the value that is an event (its data and headers are always there)
+        self.event = event
         self.namespace: dict[str, Any] = {
+            "_field": _field,
             "_false": _false,
             "_not": _not,
             "_eq": jp_visitor._equals,
@@ -149,6 +157,8 @@ class _Compiler:
         self.temps = 0
 
     def const(self, value: Any) -> str:
+        if type(value) in (str, int, bool) or value is None:
+            return repr(value)  # a literal in the code: no lookup per event (repr is exact for these)
         name = f"c{len(self.namespace)}"
         self.namespace[name] = value
         return name
@@ -210,8 +220,12 @@ class _Compiler:
         if kind in ("current", "identity"):
             return src
         if kind == "field":
+            key = self.const(node["value"])
+            if src == self.event and node["value"] in ("data", "headers"):
+                return f"{src}[{key}]"  # an event always has both (the framework checks its shape)
             t = self.temp()
-            return f"({t}.get({self.const(node['value'])}) if isinstance({t} := {src}, _dict) else None)"
+            # a plain dict (JSON's objects) at the cost of a type check; anything else the long way
+            return f"({t}.get({key}) if type({t} := {src}) is _dict else _field({t}, {key}))"
         if kind in ("subexpression", "index_expression", "pipe"):
             code = src
             for child in children:
@@ -323,6 +337,7 @@ class Expression:
         parsed = _parse(text)
         compiler = _Compiler(text)
         compiler.check_functions(parsed)
+        self.parsed = parsed
         self._build(compiler, parsed)
 
     def __repr__(self) -> str:
@@ -356,6 +371,17 @@ class Condition(Expression):
     """
 
     kind = "condition"
+
+    def test_source(self, compiler: _Compiler, name: str, truth: bool = False) -> str:
+        """Source of a Python expression that is True when the event in *name* satisfies it.
+
+        With *truth*, the expression only needs to be true or false in an ``if`` (not a bool).
+        """
+        body = compiler.gen(self.parsed, name)
+        if compiler.is_boolean(self.parsed):  # True, False or None
+            return f"({body})" if truth else f"({body}) is True"
+        return f"not _false({body})"
+
     #: How :mod:`wishbone.params` names a parameter annotated ``Condition``.
     parameter_description = "a JMESPath condition (a string)"
 
@@ -365,8 +391,8 @@ class Condition(Expression):
         compile_condition(text)
 
     def _build(self, compiler: _Compiler, parsed: dict) -> None:
-        body = compiler.gen(parsed, "value")
-        test = f"({body}) is True" if compiler.is_boolean(parsed) else f"not _false({body})"
+        on_events = _Compiler(self.text, event="value")
+        test = self.test_source(on_events, "value")
         source = (
             "def matches(value):\n"
             "    try:\n"
@@ -374,9 +400,46 @@ class Condition(Expression):
             "    except Exception:\n"  # cannot be evaluated on this event: false, by contract
             "        return False\n"
         )
-        self.matches = _define(source, compiler.namespace, "matches")
-        self.matches.__doc__ = f"True when *value* satisfies {self.text!r}."
-        super()._build(_Compiler(self.text), parsed)
+        self.matches = _define(source, on_events.namespace, "matches")
+        self.matches.__doc__ = f"True when the event *value* satisfies {self.text!r}."
+        super()._build(compiler, parsed)
+
+
+class Router:
+    """Ordered conditions compiled into one loop over a batch: ``route(events) -> lists``.
+
+    ``route(events)`` returns one list per target and a last one for the events that met no
+    condition; each event is in the list of the target of the first condition it meets, in
+    the order of *events*. *targets* gives each condition's target (default: its own index;
+    two conditions may share one). The conditions are inlined into the loop (no call per
+    event and condition); as with :meth:`Condition.matches`, a condition that cannot be
+    evaluated on an event is false for it.
+    """
+
+    def __init__(self, conditions: list[Condition | str], targets: list[int] | None = None) -> None:
+        self.conditions = [c if isinstance(c, Condition) else compile_condition(c) for c in conditions]
+        targets = list(range(len(self.conditions))) if targets is None else list(targets)
+        if len(targets) != len(self.conditions) or any(not isinstance(t, int) or t < 0 for t in targets):
+            raise ValueError("targets: one index (0 or more) per condition")
+        compiler = _Compiler(" / ".join(c.text for c in self.conditions), event="value")
+        n = max(targets, default=-1) + 1
+        lines = ["def route(events):"]
+        lines += [f"    out{i} = []" for i in range(n + 1)]
+        lines += [f"    add{i} = out{i}.append" for i in range(n + 1)]
+        lines.append("    for value in events:")
+        for condition, target in zip(self.conditions, targets, strict=True):
+            lines += [
+                "        try:",
+                f"            if {condition.test_source(compiler, 'value', truth=True)}:",
+                f"                add{target}(value)",
+                "                continue",
+                "        except Exception:",  # cannot be evaluated on this event: false
+                "            pass",
+            ]
+        lines.append(f"        add{n}(value)")
+        lines.append(f"    return [{', '.join(f'out{i}' for i in range(n + 1))}]")
+        self.route = _define("\n".join(lines), compiler.namespace, "route")
+        self.route.__doc__ = "Split *events* by the first condition each meets (the last list: none)."
 
 
 def _define(source: str, namespace: dict, name: str) -> Any:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["MISSING", "FieldPath", "FieldTypeError", "PathError", "compile_path"]
@@ -335,12 +336,15 @@ class FieldPath:
         return False
 
     # ------------------------------------------------------------------ compiled writers
-    def _fast_source(self, body: str) -> str | None:
+    def _fast_source(self, body: str, compute: bool = False) -> str | None:
         """Source walking the objects on the way as plain dicts, then *body*; else the slow call."""
         keys = self.keys
         if len(keys) < 2 or not all(type(k) is str for k in keys):
             return None
-        lines = ["def op(event):", "    p0 = event[k0]"]
+        lines = ["def op(event):"]
+        if compute:
+            lines.append("    V = compute(event)")
+        lines.append("    p0 = event[k0]")
         indent = "    "
         for i in range(1, len(keys) - 1):
             lines.append(f"{indent}if type(p{i - 1}) is dict:")
@@ -349,7 +353,7 @@ class FieldPath:
         lines.append(f"{indent}if type(p{len(keys) - 2}) is dict:")
         lines.append(f"{indent}    {body.format(p=f'p{len(keys) - 2}', k=f'k{len(keys) - 1}')}")
         lines.append(f"{indent}    return")
-        lines.append("    slow(event)")
+        lines.append("    slow(event, V)" if compute else "    slow(event)")
         return "\n".join(lines)
 
     def _define(self, source: str, slow: Any, **values: Any) -> Any:
@@ -365,6 +369,14 @@ class FieldPath:
         if source is None:
             return functools.partial(_set_to, self.set, value)
         return self._define(source, functools.partial(_set_to, self.set, value), V=value)
+
+    def computed_setter(self, compute: Callable[[dict], Any]) -> Any:
+        """A function ``op(event)`` that sets the path to ``compute(event)`` (as :meth:`set`), compiled."""
+        set_ = self.set
+        source = self._fast_source("{p}[{k}] = V", compute=True)
+        if source is None:
+            return lambda event: set_(event, compute(event))
+        return self._define(source, set_, compute=compute)
 
     def deleter(self) -> Any:
         """A function ``op(event)`` that deletes the path (as :meth:`delete`), compiled."""

@@ -181,7 +181,7 @@ class Template:
             tree = env.parse(text)
         except TemplateSyntaxError as exc:
             raise _syntax_error(text, exc) from None
-        parts = self._parts(tree)
+        parts = self._parts(tree) if "\r" not in text else None  # Jinja turns \r into \n: let it
         if parts is not None:
             self.render = _fast_render(text, parts, missing == "strict")
             return

@@ -87,10 +87,25 @@ class Modify(Processor):
         self.operations = [self._compile(i, op) for i, op in enumerate(operations)]
 
     # ------------------------------------------------------------------ per event
+    def consume_batch(self, events: list) -> None:
+        """Apply the operations to each event of the batch; one that raises sends its event to failed."""
+        operations = self.operations
+        done = []
+        add = done.append
+        for event in events:
+            try:
+                for op in operations:
+                    op(event)
+            except Exception as exc:
+                self.fail(event, exc)
+                continue
+            add(event)
+        if done:
+            self.emit_batch(done)
+
     def consume(self, event: dict) -> None:
-        for op in self.operations:
-            op(event)
-        self.emit(event)
+        """One event (the framework calls :meth:`consume_batch`)."""
+        self.consume_batch([event])
 
     # ------------------------------------------------------------------ at load
     def _compile(self, index: int, spec: Any) -> Op:
@@ -147,8 +162,7 @@ class Modify(Processor):
             template = self._template(value)
             if template.static:
                 return path.setter(value)
-            render, set_ = template.render, path.set
-            return lambda event: set_(event, render(event))
+            return path.computed_setter(template.render)
         if isinstance(value, (dict, list)):
             set_ = path.set
             frozen = json.dumps(value)

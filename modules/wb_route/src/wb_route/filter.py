@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from wishbone.expression import Condition
+from wishbone.expression import Condition, Router
 from wishbone.module import Processor
 
 __all__ = ["Filter"]
@@ -34,14 +34,19 @@ class Filter(Processor):
         self.condition = Condition(when)
         self.action = action
         self.filtered = 0
-        self._matches = self.condition.matches
-        self._drop_when = action == "drop"
+        self._route = Router([self.condition]).route  # one compiled loop per batch
+        self._kept = 1 if action == "drop" else 0  # which of (matched, unmatched) passes
+
+    def consume_batch(self, events: list) -> None:
+        """Pass on what passes; the rest is released here, so an acknowledging input settles it as done."""
+        kept = self._route(events)[self._kept]
+        self.filtered += len(events) - len(kept)
+        if kept:
+            self.emit_batch(kept)
 
     def consume(self, event: dict) -> None:
-        if self._matches(event) is self._drop_when:
-            self.filtered += 1  # released here: an acknowledging input settles it as done
-        else:
-            self.emit(event)
+        """One event (the framework calls :meth:`consume_batch`)."""
+        self.consume_batch([event])
 
     def metrics(self) -> dict:
         return {"filtered": self.filtered}

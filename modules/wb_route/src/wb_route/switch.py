@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal, TypedDict
 
 from wishbone.event import clone
-from wishbone.expression import Condition
+from wishbone.expression import Condition, Router
 from wishbone.module import Processor
 
 from wb_route._queues import check_queue, extra_queues
@@ -52,12 +52,12 @@ class Switch(Processor):
         self.default = None if default is None else check_queue(default, "default")
         self.mode = mode
         self.unmatched = 0
-        self._tests = tuple((condition.matches, queue) for condition, queue in self.cases)
-        groups: dict[str, list] = {}  # every-match: one send per queue, whichever of its cases matched
-        for condition, queue in self.cases:
-            groups.setdefault(queue, []).append(condition.matches)
-        self._groups = tuple((queue, tuple(tests)) for queue, tests in groups.items())
-        self.consume = self._first if mode == "first" else self._every  # type: ignore[method-assign]
+        # Each queue once, in the order the cases name them; the default last.
+        self._queues = list(dict.fromkeys(queue for _, queue in self.cases))
+        targets = [self._queues.index(queue) for _, queue in self.cases]
+        self._route = Router([condition for condition, _ in self.cases], targets).route
+        self._destinations = [*self._queues, self.default]
+        self._groups = tuple((queue, tuple(c.matches for c, q in self.cases if q == queue)) for queue in self._queues)
 
     @classmethod
     def emits_for(cls, variables: dict) -> tuple[str, ...]:
@@ -66,34 +66,38 @@ class Switch(Processor):
         names = [case.get("queue") for case in cases if isinstance(case, dict)] if isinstance(cases, list) else []
         return extra_queues([*names, variables.get("default", "outbox")])
 
+    def consume_batch(self, events: list) -> None:
+        """Route a batch: one compiled loop splits it by first match, each part handed on in order."""
+        if self.mode == "every":
+            self._every(events)
+            return
+        for queue, part in zip(self._destinations, self._route(events), strict=True):
+            if part:
+                if queue is None:
+                    self.unmatched += len(part)  # released here: settled as done
+                else:
+                    self.emit_batch(part, queue)
+
     def consume(self, event: dict) -> None:
-        """Route *event* (replaced at build by the function of the chosen mode)."""
-        self._first(event)
+        """One event (the framework calls :meth:`consume_batch`)."""
+        self.consume_batch([event])
 
-    def _first(self, event: dict) -> None:
-        for matches, queue in self._tests:
-            if matches(event):
-                self.emit(event, queue)
-                return
-        if self.default is not None:
-            self.emit(event, self.default)
-        else:
-            self.unmatched += 1
-
-    def _every(self, event: dict) -> None:
-        sent = False
-        for queue, tests in self._groups:
-            for matches in tests:
-                if matches(event):
-                    # the same dict on two queues would let two modules change one event
-                    self.emit(clone(event) if sent else event, queue)
-                    sent = True
-                    break
-        if not sent:
-            if self.default is not None:
-                self.emit(event, self.default)
-            else:
-                self.unmatched += 1
+    def _every(self, events: list) -> None:
+        default = self.default
+        for event in events:
+            sent = False
+            for queue, tests in self._groups:
+                for matches in tests:
+                    if matches(event):
+                        # the same dict on two queues would let two modules change one event
+                        self.emit(clone(event) if sent else event, queue)
+                        sent = True
+                        break
+            if not sent:
+                if default is not None:
+                    self.emit(event, default)
+                else:
+                    self.unmatched += 1
 
     def metrics(self) -> dict[str, Any]:
         return {"unmatched": self.unmatched}
