@@ -6,7 +6,14 @@ import jmespath
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wishbone.expression import Condition, Expression, ExpressionError, compile_condition, compile_expression
+from wishbone.expression import (
+    Condition,
+    Expression,
+    ExpressionError,
+    Router,
+    compile_condition,
+    compile_expression,
+)
 
 EVENT = {
     "headers": {"amqp": {"routing_key": "app.db"}, "n": 0},
@@ -177,3 +184,26 @@ def test_compiled_once() -> None:
     assert isinstance(compile_expression("data.a"), Expression)
     assert repr(compile_condition("data.a")) == "Condition('data.a')"
     assert compile_condition("data.a").search({"data": {"a": 4}}) == 4
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(EXPRESSIONS), min_size=1, max_size=4), st.lists(ODD_VALUES, max_size=20))
+def test_router_splits_by_first_match_as_matches_does(texts: list, values: list) -> None:
+    events = [{"headers": {}, "data": {**EVENT["data"], "level": v}} for v in values]
+    conditions = [compile_condition(t) for t in texts]
+    parts = Router(conditions).route(events)
+    want: list[list] = [[] for _ in range(len(conditions) + 1)]
+    for event in events:
+        index = next((i for i, c in enumerate(conditions) if c.matches(event)), len(conditions))
+        want[index].append(event)
+    assert [[id(e) for e in part] for part in parts] == [[id(e) for e in part] for part in want]
+
+
+def test_router_targets_keep_order() -> None:
+    events = [{"headers": {}, "data": {"n": n}} for n in range(6)]
+    router = Router(["data.n == `0` || data.n == `3`", "data.n == `1`", "data.n > `3`"], targets=[0, 1, 0])
+    a, b, rest = router.route(events)
+    assert [e["data"]["n"] for e in a] == [0, 3, 4, 5]
+    assert [e["data"]["n"] for e in b] == [1] and [e["data"]["n"] for e in rest] == [2]
+    with pytest.raises(ValueError, match="one index"):
+        Router(["data"], targets=[0, 1])
