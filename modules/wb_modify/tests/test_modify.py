@@ -193,9 +193,10 @@ def test_a_tracked_event_stays_tracked_and_settles_once_delivered(harness) -> No
     ],
 )
 def test_bad_operations_are_refused_at_load(operations: list, words: str) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ParameterError) as caught:  # a ValueError: the bootstrap reports it at variables
         Modify(operations)
     assert words in str(caught.value)
+    assert caught.value.parameter == "operations" and caught.value.keys[0] == len(operations) - 1
 
 
 def test_parameters_are_typed(harness) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from wishbone.module import Processor
+from wishbone.params import ParameterError
 from wishbone.paths import MISSING, FieldPath, FieldTypeError, compile_path
 from wishbone.template import Template
 
@@ -109,25 +110,28 @@ class Modify(Processor):
 
     # ------------------------------------------------------------------ at load
     def _compile(self, index: int, spec: Any) -> Op:
-        where = f"operations[{index}]"
+        """One operation, compiled; a bad one is a ParameterError at ``operations[index]``."""
         if not isinstance(spec, dict):
-            raise ValueError(f'{where}: expected an object like {{"set": "data.x", "value": 1}}, got {spec!r:.60}')
+            raise ParameterError(
+                "operations", f'expected an object like {{"set": "data.x", "value": 1}}, got {spec!r:.60}', (index,)
+            )
         names = [key for key in spec if key in OPERATIONS]
         if len(names) != 1:
             found = ", ".join(names) or "none"
-            raise ValueError(f"{where}: expected exactly one operation of {', '.join(OPERATIONS)} (found: {found})")
+            message = f"expected exactly one operation of {', '.join(OPERATIONS)} (found: {found})"
+            raise ParameterError("operations", message, (index,))
         (name,) = names
         for key in spec:
             if key != name and key not in OPERATIONS[name]:
                 allowed = ", ".join(OPERATIONS[name]) or "none"
-                raise ValueError(f"{where}: {name} takes no option {key!r} (options: {allowed})")
+                raise ParameterError("operations", f"{name} takes no option {key!r} (options: {allowed})", (index,))
         for key in REQUIRED.get(name, ()):
             if key not in spec:
-                raise ValueError(f"{where}: {name} needs {key!r}")
+                raise ParameterError("operations", f"{name} needs {key!r}", (index,))
         try:
             return getattr(self, f"_op_{name}")(spec)
         except ValueError as exc:
-            raise ValueError(f"{where}.{name}: {exc}") from None
+            raise ParameterError("operations", str(exc), (index, name)) from None
 
     def _path(self, text: Any, option: str = "") -> FieldPath:
         if not isinstance(text, str):
