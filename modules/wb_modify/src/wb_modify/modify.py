@@ -12,7 +12,7 @@ from typing import Any, Literal
 from wishbone.module import Processor
 from wishbone.params import ParameterError
 from wishbone.paths import MISSING, FieldPath, FieldTypeError, compile_path
-from wishbone.template import Template
+from wishbone.template import Template, compile_template
 
 __all__ = ["Modify"]
 
@@ -85,7 +85,8 @@ class Modify(Processor):
         self.missing = missing
         self.template_missing = template_missing
         self._host = socket.gethostname()
-        self.operations = [self._compile(i, op) for i, op in enumerate(operations)]
+        compiled = [self._compile(i, op) for i, op in enumerate(operations)]
+        self.operations = _fuse(compiled, [self._fusable(op) for op in operations])
 
     # ------------------------------------------------------------------ per event
     def consume_batch(self, events: list) -> None:
@@ -133,6 +134,27 @@ class Modify(Processor):
         except ValueError as exc:
             raise ParameterError("operations", str(exc), (index, name)) from None
 
+    def _fusable(self, spec: dict) -> tuple | None:
+        """(root, key, how, value) for an operation on a key of data or headers that can join its
+        neighbours in one compiled function: a set of a constant or a template, a delete."""
+        name = next(key for key in spec if key in OPERATIONS)
+        if name not in ("set", "delete"):
+            return None
+        keys = compile_path(spec[name]).keys
+        if len(keys) != 2 or type(keys[1]) is not str:
+            return None
+        if name == "delete":
+            return (keys[0], keys[1], "pop", None)
+        value = spec["value"]
+        if isinstance(value, str):
+            template = self._template(value)
+            return (
+                (keys[0], keys[1], "const", value) if template.static else (keys[0], keys[1], "render", template.render)
+            )
+        if value is None or type(value) in (int, float, bool):
+            return (keys[0], keys[1], "const", value)
+        return None
+
     def _path(self, text: Any, option: str = "") -> FieldPath:
         if not isinstance(text, str):
             raise ValueError(f"{option + ': ' if option else ''}expected a field path (a string), got {text!r:.40}")
@@ -142,7 +164,7 @@ class Modify(Processor):
             raise ValueError(f"{option + ': ' if option else ''}{exc}") from None
 
     def _template(self, text: str) -> Template:
-        return Template(text, self.template_missing)
+        return compile_template(text, self.template_missing)
 
     def _source(self, path: FieldPath) -> Callable[[dict], Any]:
         """A getter that returns MISSING (skip) or raises (fail) for a missing field."""
@@ -288,6 +310,43 @@ class Modify(Processor):
 
     def _op_host(self, spec: dict) -> Op:
         return self._path(spec["host"]).setter(self._host)
+
+
+def _fuse(operations: list[Op], fusable: list[tuple | None]) -> list[Op]:
+    """Runs of operations on keys of one root (``data.a``, ``data.b``) as one compiled function.
+
+    The function checks once that the root is an object and does each operation in order on
+    it; when the root is not an object it runs the operations one by one (so the error is
+    the one each gives).
+    """
+    out: list[Op] = []
+    i = 0
+    while i < len(operations):
+        j = i
+        while j < len(operations) and fusable[j] is not None and fusable[j][0] == fusable[i][0]:
+            j += 1
+        if j - i < 2:
+            out.append(operations[i])
+            i += 1
+            continue
+        run = fusable[i:j]
+        namespace: dict[str, Any] = {"root": run[0][0], "each": tuple(operations[i:j])}
+        lines = ["def fused(event):", "    p = event[root]", "    if type(p) is dict:"]
+        for n, (_, key, how, value) in enumerate(run):
+            namespace[f"k{n}"] = key
+            namespace[f"v{n}"] = value
+            if how == "pop":
+                lines.append(f"        p.pop(k{n}, None)")
+            elif how == "const":
+                lines.append(f"        p[k{n}] = v{n}")
+            else:
+                lines.append(f"        p[k{n}] = v{n}(event)")
+        lines += ["        return", "    for op in each:", "        op(event)"]
+        # The source holds only generated names: keys, values and functions are bound, never code.
+        exec("\n".join(lines), namespace)
+        out.append(namespace["fused"])
+        i = j
+    return out
 
 
 def _copy(value: Any) -> Any:
