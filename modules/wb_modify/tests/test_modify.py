@@ -203,3 +203,20 @@ def test_parameters_are_typed(harness) -> None:
     with pytest.raises(ParameterError, match="expected one of 'skip', 'fail'") as caught:
         harness(Modify, {"operations": [], "missing": "ignore"})
     assert caught.value.parameter == "missing"
+
+
+def test_fused_runs_keep_order_and_errors(harness) -> None:
+    operations = [
+        {"set": "data.a", "value": 1},
+        {"delete": "data.a"},
+        {"delete": "data.b"},
+        {"set": "data.b", "value": "{{ data.c }}!"},
+        {"set": "headers.x", "value": None},
+        {"set": "headers.y", "value": 2.5},
+    ]
+    outbox, failed = run(harness, operations, [new_event({"b": 0, "c": "see"}), new_event([1])])
+    assert [e["data"] for e in outbox] == [{"b": "see!", "c": "see"}]
+    assert outbox[0]["headers"] == {"x": None, "y": 2.5}
+    assert failed[0]["headers"]["error"]["message"] == "data.a: expected an object at data, found a list"
+    assert Modify(operations).operations[0].__name__ == "fused"  # one function for data, one for headers
+    assert len(Modify(operations).operations) == 2
