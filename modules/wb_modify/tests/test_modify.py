@@ -7,10 +7,13 @@ import socket
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wb_modify import Modify
 from wishbone import new_event
 from wishbone.ack import track
 from wishbone.params import ParameterError
+from wishbone.testing.harness import Harness
 
 
 def run(harness, operations: list, events: list, **variables) -> tuple[list, list]:
@@ -220,3 +223,36 @@ def test_fused_runs_keep_order_and_errors(harness) -> None:
     assert failed[0]["headers"]["error"]["message"] == "data.a: expected an object at data, found a list"
     assert Modify(operations).operations[0].__name__ == "fused"  # one function for data, one for headers
     assert len(Modify(operations).operations) == 2
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "n", "s"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+EVERY_KIND = [
+    {"set": "data.a.b", "value": "{{ data.s }}-{{ data.n }}"},
+    {"copy": "data.n", "to": "data.copied"},
+    {"move": "data.s", "to": "headers.s"},
+    {"merge": "data.b", "into": "data"},
+    {"lowercase": "headers.s"},
+    {"strip": "data.a.b"},
+    {"convert": "data.n", "to": "int"},
+    {"convert": "data.copied", "to": "bool"},
+    {"delete": "data.b"},
+    {"timestamp": "data.at"},
+]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(JSON, min_size=1, max_size=20))
+def test_nothing_a_user_sends_stops_the_module(values: list) -> None:
+    with Harness(Modify, {"operations": EVERY_KIND}) as h:
+        h.feed([new_event(v) for v in values])
+        h.wait_consumed(len(values))
+        assert h.module.alive
+    done, failed = h.collected("outbox"), h.collected("failed")
+    assert len(done) + len(failed) == len(values)
+    assert all(f["headers"]["error"]["type"] in ("FieldTypeError", "TemplateError") for f in failed)
