@@ -6,10 +6,14 @@ import copy
 
 import gevent
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wb_route import Filter, RoundRobin, Switch
 from wishbone import BootstrapError, Pipeline, new_event
 from wishbone.ack import track
+from wishbone.expression import compile_condition
 from wishbone.params import ParameterError
+from wishbone.testing.harness import Harness
 
 CASES = [
     {"when": "data.level == 'error'", "queue": "errors"},
@@ -153,3 +157,31 @@ def test_a_bad_condition_in_the_bootstrap_names_the_parameter() -> None:
         Pipeline.from_dict(doc)
     assert caught.value.path.startswith("bootstrap.switch.variables.cases")
     assert "at column 20" in caught.value.message and "cases[1].when" in caught.value.message
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.sampled_from(["error", "db", "x"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["level", "tags", "service"]), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(JSON, min_size=1, max_size=30), st.sampled_from(["first", "every"]))
+def test_any_data_is_routed_and_nothing_fails(values: list, mode: str) -> None:
+    cases = [*CASES, {"when": "data.level > `1` || starts_with(data.service, 'd')", "queue": "other"}]
+    with Harness(Switch, {"cases": cases, "mode": mode}) as h:
+        h.feed([new_event(v) for v in values])
+        h.wait_consumed(len(values))
+        assert h.module.alive
+    routed = {q: h.collected(q) for q in ("errors", "db", "other", "outbox")}
+    assert h.module.failed == 0 and h.collected("failed") == []
+    total = sum(map(len, routed.values()))
+    if mode == "first":
+        assert total == len(values)
+    else:  # each event once per queue one of whose cases it meets, or once to outbox
+        conditions = [(compile_condition(c["when"]), c["queue"]) for c in cases]
+        queues = [{q for c, q in conditions if c.matches(new_event(v))} for v in values]
+        assert total == sum(max(1, len(qs)) for qs in queues)
