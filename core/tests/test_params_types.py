@@ -114,7 +114,7 @@ def test_a_bad_value_inside_a_list_names_its_place() -> None:
         ([{"when": "data.a", "queue": "q", "qeueu": 1}], (0, "qeueu"), "unknown key 'qeueu' (keys: when, queue, note)"),
         ([{"when": "data.a", "queue": 5}], (0, "queue"), "expected str, got int 5"),
         (["data.a"], (0,), "expected an object {when, queue, note}, got str"),
-        ({"when": "x"}, (), "expected list"),
+        ({"when": "x"}, (), "expected a list of an object {when, queue, note} or null, got dict"),
     ],
 )
 def test_typed_objects_are_checked(cases, keys: tuple, words: str) -> None:
@@ -138,6 +138,9 @@ def test_describe_type() -> None:
     assert describe_type(Template) == "a template (a string)"
     assert describe_type(Condition | None) == "a JMESPath condition (a string) or null"
     assert describe_type(Case) == "an object {when, queue, note}"
+    assert describe_type(list[Case]) == "a list of an object {when, queue, note}"
+    assert describe_type(dict[str, Template]) == "an object of a template (a string)"
+    assert describe_type(list[str]) == "list[str]"
 
 
 def test_the_module_builds_from_what_passed() -> None:

@@ -108,6 +108,11 @@ def describe_type(hint: Any) -> str:
         return getattr(hint, "parameter_description", f"a {hint.__name__} (a string)")
     if typing.is_typeddict(hint):
         return "an object {" + ", ".join(typing.get_type_hints(hint)) + "}"
+    args = typing.get_args(hint)
+    if origin is list and args and (_compiled(args[0]) or typing.is_typeddict(args[0])):
+        return f"a list of {describe_type(args[0])}"
+    if origin is dict and len(args) == 2 and (_compiled(args[1]) or typing.is_typeddict(args[1])):
+        return f"an object of {describe_type(args[1])}"
     if origin is not None:
         return str(hint).replace("typing.", "")
     return getattr(hint, "__name__", str(hint))
