@@ -189,16 +189,22 @@ def hand_filter(batch: list, out: list) -> None:
 
 
 def hand_decode(batch: list, out: list) -> None:
-    loads = json.loads
+    """By hand: orjson, the fastest JSON parser here (what the json codec uses)."""
+    import orjson
+
+    loads = orjson.loads
     for event in batch:
         event["data"] = loads(event["data"])
         out.append(event)
 
 
 def hand_encode(batch: list, out: list) -> None:
-    dumps = json.dumps
+    """By hand: orjson to text."""
+    import orjson
+
+    dumps = orjson.dumps
     for event in batch:
-        event["data"] = dumps(event["data"])
+        event["data"] = dumps(event["data"]).decode()
         out.append(event)
 
 
