@@ -49,4 +49,5 @@ class Filter(Processor):
         self.consume_batch([event])
 
     def metrics(self) -> dict:
+        """``filtered``: the events dropped."""
         return {"filtered": self.filtered}

@@ -43,11 +43,13 @@ class RoundRobin(Processor):
         return extra_queues(queues) if isinstance(queues, list) else ()
 
     def on_start(self) -> None:
+        """Rotate over the named queues that are routed (all of them if none is)."""
         routed = tuple(q for q in self.queues if self.is_routed(q))
         self._rotation = routed or tuple(self.queues)
         self._next = 0
 
     def consume(self, event: dict) -> None:
+        """Send *event* to the next queue of the rotation."""
         rotation = self._rotation
         i = self._next
         self.emit(event, rotation[i])

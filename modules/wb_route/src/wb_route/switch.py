@@ -100,4 +100,5 @@ class Switch(Processor):
                     self.unmatched += 1
 
     def metrics(self) -> dict[str, Any]:
+        """``unmatched``: events that met no case and had no default queue to go to."""
         return {"unmatched": self.unmatched}
