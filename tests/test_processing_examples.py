@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from wishbone import Pipeline
 from wishbone.testing.cli import WISHBONE, run_cli, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,23 @@ def test_the_cookbook_shows_the_file_as_shipped(name: str) -> None:
     text = DOC.read_text()
     assert f"examples/{name}.json" in text
     assert (EXAMPLES / f"{name}.json").read_text().strip() in text, f"docs/processing.md does not show {name}.json"
+
+
+PACKAGE_READMES = sorted((ROOT / "modules").glob("wb_*/README.md"))
+README_BLOCKS = [
+    (path, block)
+    for path in PACKAGE_READMES
+    if path.parent.name in ("wb_modify", "wb_route", "wb_codec")
+    for block in re.findall(r"```json\n(.*?)```", path.read_text(), re.S)
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "block"), README_BLOCKS, ids=[f"{p.parent.name}-{i}" for i, (p, _) in enumerate(README_BLOCKS)]
+)
+def test_package_readme_examples_build(path: Path, block: str) -> None:
+    """Each bootstrap file a processing package's README shows builds (its modules take its variables)."""
+    Pipeline.from_dict(json.loads(block), source=str(path))
 
 
 def test_parse_json_from_udp(debug) -> None:
