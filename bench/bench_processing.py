@@ -47,6 +47,14 @@ LEVELS = ("error", "warning", "info", "debug")
 SERVICES = ("db", "api", "web")
 
 
+def _installed(distribution: str) -> bool:
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def have_codec() -> bool:
     modules = available()
     return "decode" in modules and "encode" in modules
@@ -225,9 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     codec = have_codec()
-    versions = ", ".join(
-        f"{d} {importlib.metadata.version(d)}" for d in ("jmespath", "Jinja2", "wb-route", "wb-modify")
-    )
+    wanted = ("jmespath", "Jinja2", "orjson", "wb-route", "wb-modify", "wb-codec")
+    versions = ", ".join(f"{d} {importlib.metadata.version(d)}" for d in wanted if _installed(d))
     print(f"python {sys.version.split()[0]}, gevent {gevent.__version__}, {versions}")
     print(f"{args.events:,} events, {args.repeat} runs, medians")
     if not codec:
