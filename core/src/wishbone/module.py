@@ -214,6 +214,12 @@ class Module:
         live = [g for g in self._producers if not g.dead]
         return len(gevent.joinall(live, timeout=timeout)) == len(live)
 
+    def join_background(self, timeout: float | None = None) -> bool:
+        """Wait until every background greenlet (:meth:`spawn`) has returned, without killing
+        any (``on_stop`` waits for its own flushers); True if they did within *timeout*."""
+        live = [g for g in self._background if not g.dead]
+        return len(gevent.joinall(live, timeout=timeout)) == len(live)
+
     def spawn(self, func: Callable, *args: Any) -> Greenlet:
         """Start a background greenlet that lives until the module has stopped."""
         greenlet = gevent.spawn(func, *args)
