@@ -217,7 +217,7 @@ def _check_variables(source: str, cls: type, variables: dict, path: str) -> None
 
 
 def _load_queue_options(source: str, cls: type[Module], section: Any, path: str) -> dict:
-    _expect(source, section, dict, path, 'an object {"queue": {"maxsize": N, "when_full": "block"|"drop"}}')
+    _expect(source, section, dict, path, 'an object {"queue": {"maxsize": N, "when_full": "block"|"drop", ...}}')
     for queue, opts in section.items():
         qpath = jpath(path, queue)
         if queue not in cls.consumes:
@@ -227,13 +227,40 @@ def _load_queue_options(source: str, cls: type[Module], section: Any, path: str)
                 f"{cls.__name__} consumes no queue {queue!r} (it consumes: {', '.join(cls.consumes) or 'none'})",
             )
         _expect(source, opts, dict, qpath, "an object")
-        _check_keys(source, opts, ("maxsize", "when_full"), qpath)
+        _check_keys(source, opts, ("maxsize", "when_full", *_DURABLE_KEYS), qpath)
         size = _expect(source, opts.get("maxsize", 1), int, jpath(qpath, "maxsize"), "a positive integer")
         if size < 1:
             raise BootstrapError(source, jpath(qpath, "maxsize"), "expected a positive integer")
         if opts.get("when_full", "block") not in ("block", "drop"):
             raise BootstrapError(source, jpath(qpath, "when_full"), 'expected "block" or "drop"')
+        _check_durable(source, opts, qpath)
     return section
+
+
+#: A consumed queue's options for keeping it on disk (see wishbone.durable and docs/durable-queues.md).
+_DURABLE_KEYS = ("durable", "path", "max_bytes", "fsync", "fsync_interval")
+
+
+def _check_durable(source: str, opts: dict, qpath: str) -> None:
+    durable = _expect(source, opts.get("durable", False), bool, jpath(qpath, "durable"), "true or false")
+    if not durable:
+        extra = [k for k in _DURABLE_KEYS[1:] if k in opts]
+        if extra:
+            raise BootstrapError(source, jpath(qpath, extra[0]), 'only for a durable queue: add "durable": true')
+        return
+    if "path" not in opts:
+        raise BootstrapError(source, jpath(qpath, "path"), "missing: a durable queue needs a directory to live in")
+    _expect(source, opts["path"], str, jpath(qpath, "path"), "a directory path")
+    size = _expect(source, opts.get("max_bytes", 1 << 30), int, jpath(qpath, "max_bytes"), "a number of bytes")
+    if size < 1 << 20:
+        raise BootstrapError(source, jpath(qpath, "max_bytes"), "expected at least 1048576 bytes (1 MiB)")
+    if opts.get("fsync", "batch") not in ("batch", "interval", "none"):
+        raise BootstrapError(source, jpath(qpath, "fsync"), 'expected "batch", "interval" or "none"')
+    interval = _expect(
+        source, opts.get("fsync_interval", 1.0), (int, float), jpath(qpath, "fsync_interval"), "a number of seconds"
+    )
+    if not interval > 0:
+        raise BootstrapError(source, jpath(qpath, "fsync_interval"), "expected a number of seconds greater than 0")
 
 
 def _split(source: str, ref: Any, path: str, modules: dict[str, ModuleSpec]) -> tuple[str, str]:

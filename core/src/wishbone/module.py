@@ -277,12 +277,25 @@ class Module:
         self.destination_queues = {}
         for queue in self.consumes:
             opts = options.get(queue, {})
-            destination = DestinationQueue(
-                f"{name}.{queue}",
-                maxsize=opts.get("maxsize", DEFAULT_MAXSIZE),
-                when_full=opts.get("when_full", "block"),
-                batch_size=batch_size,
-            )
+            common = {
+                "maxsize": opts.get("maxsize", DEFAULT_MAXSIZE),
+                "when_full": opts.get("when_full", "block"),
+                "batch_size": batch_size,
+            }
+            if opts.get("durable"):
+                from wishbone.durable import DurableQueue  # only a durable setup pays for msgpack
+
+                destination: DestinationQueue = DurableQueue(
+                    f"{name}.{queue}",
+                    opts["path"],
+                    instance,
+                    max_bytes=opts.get("max_bytes", 1 << 30),
+                    fsync=opts.get("fsync", "batch"),
+                    fsync_interval=opts.get("fsync_interval", 1.0),
+                    **common,
+                )
+            else:
+                destination = DestinationQueue(f"{name}.{queue}", **common)
             destination.changes_events = self.changes_events
             self.destination_queues[queue] = destination
 
@@ -347,6 +360,8 @@ class Module:
             except Exception:
                 self.log.exception("on_stop() failed")
         self._join(self._background, max(0.0, deadline - time.monotonic()))
+        for queue in self.destination_queues.values():
+            queue.shutdown()
         lost = sum(q.discard() for q in self.source_queues.values())
         if lost:
             self.log.warning("%d emitted event(s) could not be handed on and were dropped.", lost)

@@ -139,6 +139,9 @@ class DestinationQueue:
         self._room.set()
         return lost
 
+    def shutdown(self) -> None:
+        """Called once its module has stopped (a durable queue saves its state here)."""
+
     def metrics(self) -> dict:
         """This queue's counters: in, out, dropped, size."""
         return {"in": self.received, "out": self.taken, "dropped": self.dropped, "size": self.size}

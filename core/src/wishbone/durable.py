@@ -1,0 +1,447 @@
+"""Durable queues: a destination queue whose events are on disk before their sender is released.
+
+A :class:`DurableQueue` is a :class:`~wishbone.queue.DestinationQueue` whose capacity is a
+directory. Every batch put into it is appended to the active *segment* file as checksummed
+records, written (and, by the fsync policy, synced) by gevent's threadpool, so disk I/O never
+blocks the hub, only the sender. Only then is the sender released: its events, and the
+delivery of any input upstream, are done with (on disk counts as delivered). The queue
+hands out its own events instead, tracked (:mod:`wishbone.ack`), and a record leaves the
+disk only when every copy made of it downstream has settled: the queue keeps a cursor past
+the oldest settled run of records, writes it to the ``acks`` file, and deletes a segment once
+the cursor has passed it. After a crash (kill -9) the next start replays every record past
+the cursor, in order: at least once, duplicates bounded by what was in flight.
+
+On disk, under ``<path>/<instance.queue>/worker-<N>/``::
+
+    00000001.seg  00000002.seg ...   records: b"WB" | length (u32 BE) | crc32 (u32 BE) | payload
+    acks                             "<segment> <byte offset>": everything before it is settled
+
+A record is one batch: its payload is msgpack of ``[[headers, data], ...]``, so one
+checksum, one pack and one unpack serve a whole batch (damage skips that batch, counted).
+Segments are only appended to; a new one starts at every start (never after a tail a crash
+may have cut) and when the active one passes ``segment_bytes``. A truncated or garbled
+record fails its length or checksum: it is skipped, counted (``damaged``) and logged, the
+scan resynchronises at the next record, and the queue goes on. A full disk (``max_bytes``
+reached, or the file system refusing the write) blocks the sender until delivered records
+free room (or drops, counted, with ``when_full: drop``); a write the disk refused is cut
+back, so the file never holds half a record.
+
+Events read back from disk are cached in memory up to ``maxsize`` events; past that they
+stay on disk until the consumer reaches them, so memory is bounded whatever the backlog.
+An idle durable queue costs nothing: no timer, no thread, no write.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import struct
+import time
+import zlib
+
+import gevent
+import gevent.event
+import gevent.lock
+import msgpack
+
+from wishbone.ack import Delivery, TrackedEvent, mark_abandoned, mark_failed
+from wishbone.log import RateLimitedLog, source_logger
+from wishbone.queue import DEFAULT_BATCH_SIZE, DEFAULT_MAXSIZE, DestinationQueue
+
+__all__ = ["FSYNC_POLICIES", "DurableQueue"]
+
+MAGIC = b"WB"
+HEADER = struct.Struct(">2sII")
+#: ``batch``: synced before the sender is released (survives power loss); ``interval``:
+#: synced at most every ``fsync_interval`` seconds (a power loss may lose that much; a
+#: process crash loses nothing); ``none``: left to the OS (process crashes only).
+FSYNC_POLICIES = ("batch", "interval", "none")
+_MAX_RECORD = 64 * 1024 * 1024
+_ACK_WRITE_INTERVAL = 0.2
+
+
+class _Chunk:
+    """One batch's records: bytes ``[start, end)`` of segment ``segment``."""
+
+    __slots__ = ("segment", "start", "end", "count", "pending", "events")
+
+    def __init__(self, segment: int, start: int, end: int, count: int, events: list | None) -> None:
+        self.segment = segment
+        self.start = start
+        self.end = end
+        self.count = count
+        self.pending = count
+        self.events = events
+
+
+def _settle(chunk: _Chunk, ok: bool | None) -> None:
+    if ok is not None:  # abandoned (a forced stop): stays on disk, replayed at the next start
+        chunk.pending = 0
+
+
+def _tracked(chunk: _Chunk, plain: list) -> list:
+    """*plain* events as tracked events sharing one delivery: the chunk settles when the
+    last of them (and of every copy made downstream) is released."""
+    delivery = Delivery(_settle, chunk)
+    out = []
+    for event in plain:
+        tracked = TrackedEvent(event)
+        tracked.delivery = delivery
+        out.append(tracked)
+    return out
+
+
+def _array_length(data: bytes, pos: int) -> int:
+    """The length of the msgpack array starting at *pos* (a record's event count)."""
+    first = data[pos]
+    if 0x90 <= first <= 0x9F:
+        return first & 0x0F
+    if first == 0xDC:
+        return int.from_bytes(data[pos + 1 : pos + 3], "big")
+    if first == 0xDD:
+        return int.from_bytes(data[pos + 1 : pos + 5], "big")
+    return 0
+
+
+class DurableQueue(DestinationQueue):
+    """A destination queue kept on disk; see the module documentation for the mechanism.
+
+    Metrics: ``in``, ``out``, ``dropped``, ``size`` (events queued, on disk or in memory),
+    and ``bytes`` (on disk now), ``segments``, ``damaged`` (records skipped as corrupt),
+    ``replayed`` (records recovered at start).
+
+    :param name: ``instance.queue``.
+    :param path: the directory all durable queues of this bootstrap file live under.
+    :param instance: the worker's instance number (each worker has its own directory).
+    :param max_bytes: disk the queue may use; full means block (or drop).
+    :param maxsize: events cached in memory; more stay on disk until read.
+    :param when_full: ``"block"`` or ``"drop"`` when *max_bytes* is reached.
+    :param fsync: one of :data:`FSYNC_POLICIES`.
+    :param fsync_interval: seconds between syncs for ``fsync: interval``.
+    :param segment_bytes: size at which the active segment is sealed and a new one begun.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        path: str,
+        instance: int = 0,
+        max_bytes: int = 1 << 30,
+        maxsize: int = DEFAULT_MAXSIZE,
+        when_full: str = "block",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        fsync: str = "batch",
+        fsync_interval: float = 1.0,
+        segment_bytes: int | None = None,
+    ) -> None:
+        super().__init__(name, maxsize=maxsize, when_full=when_full, batch_size=batch_size)
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+        self.directory = os.path.join(path, name, f"worker-{instance}")
+        self.max_bytes = max_bytes
+        self.fsync = fsync
+        self.fsync_interval = fsync_interval
+        self.segment_bytes = segment_bytes or max(64 << 10, min(32 << 20, max_bytes // 8))
+        self.batch_size = batch_size
+        self.bytes = 0
+        self.damaged = 0
+        self.replayed = 0
+        self.log = source_logger(f"durable:{name}")
+        self._damage_log = RateLimitedLog(self.log)
+        self._pool = gevent.get_hub().threadpool
+        self._unread: collections.deque[_Chunk] = collections.deque()
+        self._unsettled: collections.deque[_Chunk] = collections.deque()
+        self._segment_sizes: dict[int, int] = {}
+        self._cached = 0
+        self._cursor = (0, 0)
+        self._written_cursor = (0, 0)
+        self._last_ack_write = 0.0
+        self._last_sync = 0.0
+        self._write_lock = gevent.lock.Semaphore()  # n-1 senders: one write and its bookkeeping at a time
+        os.makedirs(self.directory, exist_ok=True)
+        self._pool.apply(self._recover)
+        self._active = max(self._segment_sizes, default=0) + 1
+        self._active_fd = self._open_segment(self._active)
+
+    # ------------------------------------------------------------------ recovery (thread)
+    def _segment_path(self, number: int) -> str:
+        return os.path.join(self.directory, f"{number:08d}.seg")
+
+    def _read_cursor(self) -> tuple[int, int]:
+        try:
+            with open(os.path.join(self.directory, "acks"), encoding="ascii") as f:
+                segment, offset = f.read().split()
+            return int(segment), int(offset)
+        except (OSError, ValueError):
+            return (0, 0)
+
+    def _recover(self) -> None:
+        """Scan the segments past the ack cursor into unread chunks (runs in the threadpool)."""
+        cursor = self._read_cursor()
+        numbers = sorted(int(f[:-4]) for f in os.listdir(self.directory) if f.endswith(".seg") and f[:-4].isdigit())
+        for number in numbers:
+            path = self._segment_path(number)
+            if number < cursor[0]:
+                os.unlink(path)
+                continue
+            size = os.path.getsize(path)
+            self._segment_sizes[number] = size
+            self.bytes += size
+            start = cursor[1] if number == cursor[0] else 0
+            with open(path, "rb") as f:
+                f.seek(start)
+                data = f.read()
+            self._scan(number, start, data)
+        self._cursor = self._written_cursor = cursor
+
+    def _scan(self, segment: int, base: int, data: bytes) -> None:
+        """Cut *data* (segment bytes from offset *base*) into chunks, one per valid record."""
+        pos, n = 0, len(data)
+        while pos < n:
+            end = self._valid_record(data, pos)
+            if end is None:  # garbled or cut short: count it, resynchronise at the next record
+                self.damaged += 1
+                pos = data.find(MAGIC, pos + 1)
+                while pos != -1 and self._valid_record(data, pos) is None:
+                    pos = data.find(MAGIC, pos + 1)
+                if pos == -1:
+                    break
+                continue
+            count = _array_length(data, pos + HEADER.size)
+            if count:
+                self._add_recovered(segment, base + pos, base + end, count)
+            pos = end
+
+    def _add_recovered(self, segment: int, start: int, end: int, count: int) -> None:
+        chunk = _Chunk(segment, start, end, count, None)
+        self._unread.append(chunk)
+        self._unsettled.append(chunk)
+        self.size += count
+        self.replayed += count
+
+    @staticmethod
+    def _valid_record(data: bytes, pos: int) -> int | None:
+        """The end of the record at *pos* if it is whole and its checksum holds, else None."""
+        if pos + HEADER.size > len(data):
+            return None
+        magic, length, crc = HEADER.unpack_from(data, pos)
+        end = pos + HEADER.size + length
+        if magic != MAGIC or length > _MAX_RECORD or end > len(data):
+            return None
+        if zlib.crc32(data[pos + HEADER.size : end]) != crc:
+            return None
+        return end
+
+    # ------------------------------------------------------------------ writing
+    def _open_segment(self, number: int) -> int:
+        fd = os.open(self._segment_path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        self._segment_sizes.setdefault(number, 0)
+        return fd
+
+    def _append(self, fd: int, buf: bytes, size: int, sync: bool) -> None:
+        """Write *buf* whole at the end of the file (thread); on failure cut the file back."""
+        try:
+            view = memoryview(buf)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fsync(fd)
+        except OSError:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise
+
+    def _encode(self, batch: list) -> tuple[bytes, list, list]:
+        """One record for *batch*; events msgpack cannot store are left out (and returned)."""
+        try:
+            payload = msgpack.packb([[e["headers"], e["data"]] for e in batch], use_bin_type=True)
+            kept, refused = batch, []
+        except Exception:
+            kept, refused = [], []
+            for event in batch:
+                try:
+                    msgpack.packb([event["headers"], event["data"]], use_bin_type=True)
+                    kept.append(event)
+                except Exception:
+                    refused.append(event)
+            payload = msgpack.packb([[e["headers"], e["data"]] for e in kept], use_bin_type=True)
+        return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload, kept, refused
+
+    def put_batch(self, batch: list) -> None:
+        """Write *batch* to disk, then release the sender; block (or drop) while the disk is full."""
+        buf, kept, refused = self._encode(batch)
+        if refused:
+            self.dropped += len(refused)
+            mark_failed(refused)
+            self._damage_log.warning(
+                "%s: dropped %d event(s) that cannot be stored (not msgpack-able)", self.name, len(refused)
+            )
+        if not kept:
+            return
+        with self._write_lock:
+            while not self.closed:
+                if not (self.bytes + len(buf) > self.max_bytes and self._unsettled) and self._write(buf):
+                    break
+                if self.drop_when_full:  # full, or the file system refused the write
+                    self.dropped += len(kept)
+                    mark_failed(kept)
+                    return
+                self._save_cursor()  # what was delivered since frees segments
+                self._room.clear()
+                self._room.wait(_ACK_WRITE_INTERVAL)
+            else:  # closed while waiting: its consumer has gone, never attempted
+                self.dropped += len(kept)
+                mark_abandoned(kept)
+                return
+            n = len(kept)
+            end = self._segment_sizes[self._active]
+            chunk = _Chunk(self._active, end - len(buf), end, n, None)
+            if self._cached + n <= self.maxsize:
+                chunk.events = _tracked(chunk, kept)
+                self._cached += n
+            self._unread.append(chunk)
+            self._unsettled.append(chunk)
+            if end >= self.segment_bytes:
+                self._roll()
+        self.received += n
+        self.size += n
+        self._not_empty.set()
+
+    def _write(self, buf: bytes) -> bool:
+        """Append *buf* to the active segment; False when the file system refused it."""
+        size = self._segment_sizes[self._active]
+        now = time.monotonic()
+        sync = self.fsync == "batch" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval)
+        try:
+            self._pool.apply(self._append, (self._active_fd, buf, size, sync))
+        except OSError as exc:
+            self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, exc)
+            return False
+        if sync:
+            self._last_sync = now
+        self._segment_sizes[self._active] = size + len(buf)
+        self.bytes += len(buf)
+        return True
+
+    def _roll(self) -> None:
+        os.close(self._active_fd)
+        self._active += 1
+        self._active_fd = self._open_segment(self._active)
+
+    # ------------------------------------------------------------------ reading
+    def _read_chunk(self, chunk: _Chunk) -> list:
+        """Read *chunk*'s record back from disk (thread): its events, or [] if it is damaged."""
+        with open(self._segment_path(chunk.segment), "rb") as f:
+            f.seek(chunk.start)
+            data = f.read(chunk.end - chunk.start)
+        if self._valid_record(data, 0) is None:
+            return []
+        return [{"headers": h, "data": d} for h, d in msgpack.unpackb(data[HEADER.size :], raw=False)]
+
+    def get_batch(self) -> list | None:
+        """The next batch (from memory or read back from disk); None once closed and empty."""
+        unread = self._unread
+        while not unread:
+            self._save_cursor()  # yields to the threadpool: a batch may arrive meanwhile
+            if unread:
+                break
+            if self.closed:
+                return None
+            self._not_empty.clear()
+            # while deliveries are outstanding, wake to save the cursor; idle costs nothing
+            self._not_empty.wait(_ACK_WRITE_INTERVAL if self._unsettled else None)
+        chunk = unread.popleft()
+        if chunk.events is not None:
+            events, chunk.events = chunk.events, None
+            self._cached -= chunk.count
+        else:
+            try:
+                plain = self._pool.apply(self._read_chunk, (chunk,))
+            except (OSError, ValueError, msgpack.UnpackException) as exc:
+                self._damage_log.warning("%s: a chunk could not be read back (%s): skipped", self.name, exc)
+                plain = []
+            if len(plain) < chunk.count:
+                self.damaged += 1
+                chunk.pending = 0
+            events = _tracked(chunk, plain)
+        self.taken += chunk.count
+        self.size -= chunk.count
+        if time.monotonic() - self._last_ack_write >= _ACK_WRITE_INTERVAL:
+            self._save_cursor()
+        return events
+
+    # ------------------------------------------------------------------ settling
+    def _cursor_now(self) -> tuple[int, int]:
+        """Advance past every settled chunk at the head; the position of the first unsettled."""
+        unsettled = self._unsettled
+        while unsettled and unsettled[0].pending <= 0:
+            done = unsettled.popleft()
+            self._cursor = (done.segment, done.end)
+        if unsettled:
+            head = unsettled[0]
+            if head.segment != self._cursor[0]:
+                self._cursor = (head.segment, head.start)
+        else:  # everything written is settled
+            self._cursor = (self._active, self._segment_sizes[self._active])
+        return self._cursor
+
+    def _save_cursor(self) -> None:
+        """Persist the cursor and delete the segments it has passed (from a greenlet, not a settle)."""
+        cursor = self._cursor_now()
+        self._last_ack_write = time.monotonic()
+        if cursor == self._written_cursor:
+            return
+        passed = [n for n in self._segment_sizes if n < cursor[0]]
+        try:
+            self._pool.apply(self._write_cursor, (cursor, passed))
+        except OSError as exc:
+            self._damage_log.warning("%s: could not save the ack cursor (%s)", self.name, exc)
+            return
+        self._written_cursor = cursor
+        for number in passed:
+            self.bytes -= self._segment_sizes.pop(number)
+        if passed:
+            self._room.set()
+
+    def _write_cursor(self, cursor: tuple[int, int], passed: list[int]) -> None:
+        path = os.path.join(self.directory, "acks")
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="ascii") as f:
+            f.write(f"{cursor[0]} {cursor[1]}\n")
+            if self.fsync != "none":
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+        for number in passed:
+            try:
+                os.unlink(self._segment_path(number))
+            except FileNotFoundError:
+                pass
+
+    # ------------------------------------------------------------------ lifecycle
+    def discard(self) -> int:
+        """A forced stop: what is queued stays on disk for the next start; nothing is lost."""
+        self._unread.clear()
+        self._cached = 0
+        self._room.set()
+        return 0
+
+    def shutdown(self) -> None:
+        """After the module stopped: save the cursor (outputs have settled by now) and close."""
+        self._save_cursor()
+        try:
+            os.close(self._active_fd)
+        except OSError:
+            pass
+
+    def metrics(self) -> dict:
+        """This queue's counters, and what is on disk."""
+        return {
+            **super().metrics(),
+            "bytes": self.bytes,
+            "segments": len(self._segment_sizes),
+            "damaged": self.damaged,
+            "replayed": self.replayed,
+        }

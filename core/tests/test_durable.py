@@ -1,0 +1,191 @@
+"""Durable queues: on disk before the sender is released, replayed after a restart, removed once
+delivered, damage skipped and counted, a full disk holds the sender (real files, real threadpool)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import gevent
+import pytest
+from wishbone import Pipeline
+from wishbone.ack import track
+from wishbone.durable import DurableQueue
+
+
+def events(start: int, n: int) -> list[dict]:
+    return [{"headers": {"n": i}, "data": {"i": i, "b": b"\x00\xff"}} for i in range(start, start + n)]
+
+
+def drain(queue: DurableQueue, timeout: float = 5.0) -> list[dict]:
+    """Take every queued event (closing the queue first), released at once (delivered)."""
+    got = []
+    queue.close()
+    with gevent.Timeout(timeout):
+        while (batch := queue.get_batch()) is not None:
+            got.extend({"headers": e["headers"], "data": e["data"]} for e in batch)
+            del batch
+    return got
+
+
+def test_what_was_not_delivered_is_replayed_in_order_after_a_restart(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    for start in range(0, 1000, 100):
+        q.put_batch(events(start, 100))
+    assert q.metrics()["size"] == 1000 and q.bytes > 0
+    q.shutdown()  # a crash would leave the same files: nothing was settled
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert again.replayed == 1000 and again.damaged == 0
+    assert drain(again) == events(0, 1000)
+
+
+def test_delivered_records_leave_the_disk_and_are_not_replayed(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path), segment_bytes=4096)
+    for start in range(0, 2000, 100):
+        q.put_batch(events(start, 100))
+    segments = len(q._segment_sizes)
+    assert segments > 3
+    first = q.get_batch()
+    del first  # delivered: settles 100 records
+    kept = q.get_batch()  # in flight: not settled at the "crash"
+    q.shutdown()
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert again.replayed == 1900
+    assert drain(again)[:100] == events(100, 100)
+    del kept
+    again.shutdown()
+    assert DurableQueue("a.inbox", str(tmp_path)).replayed == 0
+    assert len(os.listdir(again.directory)) <= 3  # the cursor, the last segment, a new empty one
+
+
+def test_abandoned_events_stay_for_the_next_start(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    q.put_batch(events(0, 10))
+    batch = q.get_batch()
+    for e in batch:
+        e.delivery.abandoned = True
+    del batch, e
+    q.shutdown()
+    assert drain(DurableQueue("a.inbox", str(tmp_path))) == events(0, 10)
+
+
+def test_an_upstream_delivery_settles_once_the_event_is_on_disk(tmp_path):
+    settled = []
+    q = DurableQueue("a.inbox", str(tmp_path))
+    batch = [track(e, lambda tag, ok: settled.append(ok), e["data"]["i"]) for e in events(0, 5)]
+    q.put_batch(batch)
+    del batch
+    assert settled == [True] * 5  # the sender is released: on disk counts as delivered
+
+
+def test_damaged_records_and_a_cut_tail_are_skipped_and_counted(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    for start in range(0, 300, 100):
+        q.put_batch(events(start, 100))
+    q.shutdown()
+    [path] = [p for p in (tmp_path / "a.inbox" / "worker-0").glob("*.seg") if p.stat().st_size]
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 40] = b"garbage!" * 5  # overwritten with garbage
+    path.write_bytes(bytes(data[:-7]))  # and the tail cut mid-record (a crash mid-write)
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert again.damaged >= 1
+    got = drain(again)
+    assert got == events(0, 100)  # one record a batch: the garbled batch and the cut one are skipped
+    assert [e["headers"]["n"] for e in got] == sorted(e["headers"]["n"] for e in got)  # order kept
+    again.shutdown()
+    goes_on = DurableQueue("a.inbox", str(tmp_path))  # and the queue goes on
+    goes_on.put_batch(events(300, 10))
+    goes_on.shutdown()
+    assert drain(DurableQueue("a.inbox", str(tmp_path))) == events(300, 10)
+
+
+def test_full_disk_blocks_the_sender_until_deliveries_free_room(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path), max_bytes=30_000, segment_bytes=5_000)
+    sent = []
+
+    def sender():
+        for start in range(0, 10_000, 100):
+            q.put_batch(events(start, 100))
+            sent.append(start)
+
+    g = gevent.spawn(sender)
+    gevent.sleep(0.3)
+    assert not g.dead, "the sender should be held while the disk is full"
+    assert q.bytes <= 30_000
+    taken = 0
+    with gevent.Timeout(20):
+        while taken < 10_000:
+            batch = q.get_batch()
+            taken += len(batch)
+            del batch
+    g.join(5)
+    assert g.dead and len(sent) == 100
+    assert q.metrics()["dropped"] == 0
+
+
+def test_full_disk_in_drop_mode_counts_what_it_drops(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path), max_bytes=20_000, segment_bytes=5_000, when_full="drop")
+    for start in range(0, 5000, 100):
+        q.put_batch(events(start, 100))
+    m = q.metrics()
+    assert m["dropped"] > 0 and m["in"] + m["dropped"] == 5000 and q.bytes <= 20_000
+
+
+def test_a_file_system_refusing_writes_holds_the_sender_and_corrupts_nothing(tmp_path):
+    """RLIMIT_FSIZE makes every write past the limit fail (EFBIG), as a full disk does."""
+    script = textwrap.dedent(
+        f"""
+        import resource, signal, gevent
+        from wishbone.durable import DurableQueue
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        q = DurableQueue("a.inbox", {str(tmp_path)!r})
+        ev = [{{"headers": {{}}, "data": "x" * 200}} for _ in range(100)]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, resource.RLIM_INFINITY))
+        done = []
+        g = gevent.spawn(lambda: [q.put_batch(list(ev)) or done.append(1) for _ in range(10)])
+        gevent.sleep(0.5)
+        held = len(done)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        g.join(10)
+        q.shutdown()
+        again = DurableQueue("a.inbox", {str(tmp_path)!r})
+        print(held, len(done), again.replayed, again.damaged)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    held, done, replayed, damaged = map(int, out.stdout.split())
+    assert held < 10, "the sender went on although writes failed"
+    assert (done, replayed, damaged) == (10, 1000, 0)
+
+
+def test_a_durable_inbox_in_a_pipeline_delivers_everything(tmp_path):
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "input": {"module": "testevent", "variables": {"interval": 0, "count": 20_000}},
+                "pass": {
+                    "module": "passthrough",
+                    "queues": {"inbox": {"durable": True, "path": str(tmp_path), "max_bytes": 50_000_000}},
+                },
+                "out": {"module": "null"},
+            },
+            "routingtable": {"input.outbox": ["pass.inbox"], "pass.outbox": ["out.inbox"]},
+        }
+    )
+    with gevent.Timeout(30):
+        p.start()
+        assert p.wait(20)
+        assert p.stop(10)
+    assert p.modules["out"].consumed == 20_000
+    queue = p.snapshot()["queues"]["pass.inbox"]
+    assert queue["in"] == queue["out"] == 20_000 and queue["dropped"] == 0
+    assert DurableQueue("pass.inbox", str(tmp_path)).replayed == 0
+
+
+def test_bad_fsync_policy_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="fsync must be one of"):
+        DurableQueue("a.inbox", str(tmp_path), fsync="sometimes")
