@@ -12,8 +12,9 @@ inode the file system reused for another file does not resume at the old offset)
 event is tracked (:func:`wishbone.ack.track`): the events of one chunk form a *batch*
 whose settled count the delivery callback raises. The checkpoint of a file advances to the
 end of the last batch that is settled together with every batch before it, and is written
-atomically (temporary file, fsync, rename) every ``checkpoint_interval`` seconds and at
-stop: a kill -9 and a restart lose nothing and read again at most what was in flight.
+atomically (temporary file, fsync in gevent's threadpool, rename) every
+``checkpoint_interval`` seconds and at stop: a kill -9 and a restart lose nothing and read
+again at most what was in flight.
 """
 
 from __future__ import annotations
@@ -646,7 +647,7 @@ class FileIn(Input):
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
                 os.write(fd, json.dumps({"version": CHECKPOINT_VERSION, "files": files}, indent=1).encode())
-                os.fsync(fd)
+                gevent.get_hub().threadpool.apply(os.fsync, (fd,))  # the disk may be slow: not in the hub
             finally:
                 os.close(fd)
             os.replace(tmp, self.checkpoint)

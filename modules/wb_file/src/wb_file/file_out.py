@@ -5,7 +5,8 @@ if the kernel takes part of it), on a descriptor opened with ``O_APPEND``, so se
 writers never interleave inside a batch's lines. The file is reopened when
 :meth:`FileOut.reopen` is called (SIGHUP, see the README) and when its path no longer names
 the open inode (logrotate moved it away), checked at most every ``check_interval``
-seconds. ``fsync`` says what survives a power loss (see the class docstring).
+seconds. ``fsync`` says what survives a power loss (see the class docstring); it runs in
+gevent's threadpool, so a slow disk holds back the writing greenlet, not the hub.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import time
 from typing import Literal
 
+import gevent
 import gevent.event
 from wishbone.log import RateLimitedLog
 from wishbone.module import Output
@@ -106,6 +108,7 @@ class FileOut(Output):
         """Open the file (creating its directories); a failure is logged and retried per batch."""
         self._errors = RateLimitedLog(self.log)
         self._stopping = gevent.event.Event()
+        self._pool = gevent.get_hub().threadpool  # fsync runs there, not in the hub
         try:
             self._file(self.path)
             self._healthy = True
@@ -177,7 +180,7 @@ class FileOut(Output):
                 view = view[n:]
             f.dirty = True
             if self.fsync == "batch":
-                os.fsync(f.fd)
+                self._pool.apply(os.fsync, (f.fd,))  # other greenlets run while the disk flushes
                 self.fsyncs += 1
                 f.dirty = False
         except OSError as exc:
@@ -231,7 +234,7 @@ class FileOut(Output):
     # ------------------------------------------------------------------ fsync "interval"
     def _sync(self, f: _Open) -> None:
         try:
-            os.fsync(f.fd)
+            self._pool.apply(os.fsync, (f.fd,))
             self.fsyncs += 1
             f.dirty = False
         except OSError as exc:
