@@ -11,6 +11,7 @@ import tracemalloc
 import gevent
 import pytest
 from wb_file import FileIn
+from wishbone.ack import delivery_of
 
 FAST = {"poll_interval": 0.02, "glob_interval": 0.05, "checkpoint_interval": 0.05}
 
@@ -204,6 +205,18 @@ def test_checkpoint_advances_only_once_delivered_and_resumes(harness, tmp_path):
         assert h.collected("outbox") == []
     assert lines_of(resumed) == [f"more {i}" for i in range(50)]
     assert not (tmp_path / "state" / "checkpoint.json.tmp").exists()
+
+
+def test_without_a_checkpoint_events_are_not_tracked(harness, tmp_path):
+    log = tmp_path / "a.log"
+    log.write_text("a\nb\n")
+    with harness(FileIn, {"paths": [str(log)], **FAST}) as h:
+        events = h.collect("outbox", 2)
+        assert h.module.metrics()["unsettled"] == 0, "batches kept that no checkpoint will ever read"
+    assert [delivery_of(e) for e in events] == [None, None]
+    with harness(FileIn, {"paths": [str(log)], "checkpoint": str(tmp_path / "cp.json"), **FAST}) as h:
+        tracked = h.collect("outbox", 2)
+    assert all(delivery_of(e) is not None for e in tracked)
 
 
 def test_a_reused_inode_is_not_resumed(harness, tmp_path):

@@ -81,6 +81,11 @@ def _settle(batch: _Batch, ok: bool | None) -> None:
             batch.failed += 1
 
 
+def _untracked(event: dict, settle: object, tag: object) -> dict:
+    """What ``track`` is replaced by without a checkpoint: the event as it is."""
+    return event
+
+
 def _fingerprint(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
@@ -161,7 +166,8 @@ class FileIn(Input):
     checkpoint (device, inode, a fingerprint of its first bytes, offset) advances only over
     lines whose events were delivered (or sent to failed), and is written atomically every
     ``checkpoint_interval`` seconds and at stop. After a kill -9 a restart reads again at
-    most what was in flight. Without a checkpoint each start begins at ``start_at``.
+    most what was in flight. Without a checkpoint events are not tracked and each start
+    begins at ``start_at``.
 
     Parameters:
         paths (list[str]): files or glob patterns (``**`` matches directories recursively).
@@ -233,6 +239,9 @@ class FileIn(Input):
         self.read_errors = self.checkpoint_errors = self.delivery_failures = 0
         self._files: dict[tuple[int, int], _File] = {}
         self._started = False
+        # Without a checkpoint nothing would read the settlements: events go untracked.
+        self._tracking = checkpoint is not None
+        self._track = track if self._tracking else _untracked
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -377,7 +386,8 @@ class FileIn(Input):
             buf = buf[newline + 1 :]
             f.skipping = False
             f.boundary = f.offset - len(buf)
-            f.outstanding.append(_Batch(f.boundary))  # nothing to deliver: the long line is behind
+            if self._tracking:
+                f.outstanding.append(_Batch(f.boundary))  # nothing to deliver: the long line is behind
         end = buf.rfind(b"\n")
         if end < 0:
             complete = None
@@ -415,7 +425,7 @@ class FileIn(Input):
             f.pending = b""
             f.skipping = True
         failed_events = [
-            track(
+            self._track(
                 {"headers": {"file": {"path": path}, "error": error_record(self.name, exc)}, "data": raw},
                 _settle,
                 batch,
@@ -423,7 +433,8 @@ class FileIn(Input):
             for exc, raw in failed
         ]
         batch.left = len(events) + len(failed_events)
-        f.outstanding.append(batch)  # before the hand-off, which may yield to the consumers
+        if self._tracking:
+            f.outstanding.append(batch)  # before the hand-off, which may yield to the consumers
         self.lines += batch.left
         if failed:
             self.failed_lines += len(failed)
@@ -448,13 +459,15 @@ class FileIn(Input):
         lines = text.split("\n")
         if "\r" in text:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        return [track({"headers": {"file": {"path": path}}, "data": line}, _settle, batch) for line in lines]
+        tracked = self._track
+        return [tracked({"headers": {"file": {"path": path}}, "data": line}, _settle, batch) for line in lines]
 
     def _decoded_events(self, lines: list, path: str, batch: _Batch, failed: list) -> list:
         """The events of *lines* one by one: too long or undecodable ones into *failed*."""
         decode = self._decode
         limit = self.max_line_bytes
         skip_blank = self.skip_blank
+        tracked = self._track
         events = []
         for line in lines:
             if line.endswith(b"\r"):
@@ -469,7 +482,7 @@ class FileIn(Input):
             except ValueError as exc:
                 failed.append((exc, line))
                 continue
-            events.append(track({"headers": {"file": {"path": path}}, "data": data}, _settle, batch))
+            events.append(tracked({"headers": {"file": {"path": path}}, "data": data}, _settle, batch))
         return events
 
     # ------------------------------------------------------------------ finding files
