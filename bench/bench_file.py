@@ -54,7 +54,7 @@ def baseline(path: str, lines: int) -> tuple[float, float]:
                 buf = pending + chunk
                 end = buf.rfind(b"\n")
                 pending = buf[end + 1 :]
-                events = [{"headers": {"file": {"path": path}}, "data": t} for t in buf[:end].decode().split("\n")]
+                events = [{"headers": {"file": path}, "data": t} for t in buf[:end].decode().split("\n")]
                 for i in range(0, len(events), 100):
                     q.put(events[i : i + 100])
                 gevent.sleep(0)

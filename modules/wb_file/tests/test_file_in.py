@@ -54,7 +54,7 @@ def test_reads_from_the_beginning_then_follows(harness, tmp_path):
         [fourth] = h.collect("outbox", 1)
     assert lines_of(first) == ["one", "two"]
     assert third["data"] == "three" and fourth["data"] == "partial line"
-    assert first[0]["headers"] == {"file": {"path": str(log)}}
+    assert first[0]["headers"] == {"file": str(log)}
 
 
 def test_start_at_end_skips_what_is_there(harness, tmp_path):

@@ -9,9 +9,10 @@ position (copytruncate) is read again from its start.
 
 Files are known by device and inode, plus a fingerprint of their first 256 bytes (an
 inode the file system reused for another file does not resume at the old offset). Every
-event is tracked (:func:`wishbone.ack.track`): the events of one chunk form a *batch*
-whose settled count the delivery callback raises. The checkpoint of a file advances to the
-end of the last batch that is settled together with every batch before it, and is written
+event is tracked: the lines of one chunk form a *batch*, one tracked event split into one
+event per line (:func:`wishbone.ack.split`), settled once the last of them is done. The
+checkpoint of a file advances to the end of the last batch that is settled together with
+every batch before it, and is written
 atomically (temporary file, fsync in gevent's threadpool, rename) every
 ``checkpoint_interval`` seconds and at stop: a kill -9 and a restart lose nothing and read
 again at most what was in flight.
@@ -33,7 +34,7 @@ from typing import Any, Literal
 
 import gevent
 import gevent.event
-from wishbone.ack import track
+from wishbone.ack import split, track
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
@@ -60,30 +61,24 @@ class LineTooLong(ValueError):
 
 
 class _Batch:
-    """The events read from one chunk of one file: settled when ``left`` reaches 0."""
+    """The events read from one chunk of one file; ``done`` once their delivery settled."""
 
-    __slots__ = ("left", "end", "failed", "abandoned")
+    __slots__ = ("done", "end", "failed", "abandoned")
 
     def __init__(self, end: int) -> None:
-        self.left = 0
+        self.done = False
         self.end = end  # the file offset just after the last line of the batch
-        self.failed = 0
+        self.failed = False
         self.abandoned = False
 
 
 def _settle(batch: _Batch, ok: bool | None) -> None:
-    """Delivery callback (any greenlet): only count."""
-    batch.left -= 1
-    if ok is not True:
-        if ok is None:
-            batch.abandoned = True  # a forced stop cut it off: the checkpoint stays before it
-        else:
-            batch.failed += 1
-
-
-def _untracked(event: dict, settle: object, tag: object) -> dict:
-    """What ``track`` is replaced by without a checkpoint: the event as it is."""
-    return event
+    """Delivery callback (any greenlet): only record."""
+    batch.done = True
+    if ok is None:
+        batch.abandoned = True  # a forced stop cut it off: the checkpoint stays before it
+    elif not ok:
+        batch.failed = True
 
 
 def _fingerprint(data: bytes) -> str:
@@ -135,12 +130,12 @@ class _File:
         self.fingerprint, self.fingerprint_bytes = _fingerprint(head), len(head)
 
     def advance(self) -> int:
-        """Move ``settled`` over the batches settled in order; return how many events failed."""
+        """Move ``settled`` over the batches settled in order; return how many had a failure."""
         failed = 0
         outstanding = self.outstanding
         while outstanding:
             batch = outstanding[0]
-            if batch.left > 0 or batch.abandoned:
+            if not batch.done or batch.abandoned:
                 break
             outstanding.popleft()
             self.settled = batch.end
@@ -151,8 +146,8 @@ class _File:
 class FileIn(Input):
     """Tails files by path or glob: one event per line, at least once with a checkpoint.
 
-    Each line (``\\n`` or ``\\r\\n`` ended) becomes ``{"headers": {"file": {"path": PATH}},
-    "data": <the line decoded>}``. Files are read in 64 KiB chunks with a yield to the hub
+    Each line (``\\n`` or ``\\r\\n`` ended) becomes ``{"headers": {"file": PATH}, "data":
+    <the line decoded>}``. Files are read in 64 KiB chunks with a yield to the hub
     after each; at the end of every file the reader polls every ``poll_interval`` seconds.
     The patterns are matched again every ``glob_interval`` seconds: new files are read from
     their start; a file renamed away (logrotate's default) or deleted is read to its end,
@@ -194,7 +189,7 @@ class FileIn(Input):
         lines, bytes: read.  failed_lines: lines sent to failed.  files: open now.
         rotations, truncations, deletions: seen.  not_regular: paths skipped (directories).
         read_errors, checkpoint_errors.  unsettled: batches read and not yet delivered.
-        delivery_failures: events that reached a failed queue or were dropped downstream.
+        failed_batches: chunks in which an event reached a failed queue or was dropped downstream.
     """
 
     def __init__(
@@ -236,12 +231,11 @@ class FileIn(Input):
         self.checkpoint_interval = checkpoint_interval
         self.lines = self.bytes = self.failed_lines = 0
         self.rotations = self.truncations = self.deletions = self.not_regular = 0
-        self.read_errors = self.checkpoint_errors = self.delivery_failures = 0
+        self.read_errors = self.checkpoint_errors = self.failed_batches = 0
         self._files: dict[tuple[int, int], _File] = {}
         self._started = False
         # Without a checkpoint nothing would read the settlements: events go untracked.
         self._tracking = checkpoint is not None
-        self._track = track if self._tracking else _untracked
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -299,7 +293,7 @@ class FileIn(Input):
             "read_errors": self.read_errors,
             "checkpoint_errors": self.checkpoint_errors,
             "unsettled": sum(len(f.outstanding) for f in self._files.values()),
-            "delivery_failures": self.delivery_failures,
+            "failed_batches": self.failed_batches,
         }
 
     # ------------------------------------------------------------------ the reader
@@ -387,7 +381,9 @@ class FileIn(Input):
             f.skipping = False
             f.boundary = f.offset - len(buf)
             if self._tracking:
-                f.outstanding.append(_Batch(f.boundary))  # nothing to deliver: the long line is behind
+                skipped = _Batch(f.boundary)  # nothing to deliver: the long line is behind
+                skipped.done = True
+                f.outstanding.append(skipped)
         end = buf.rfind(b"\n")
         if end < 0:
             complete = None
@@ -407,40 +403,51 @@ class FileIn(Input):
         """Emit the events of one chunk as one batch that settles up to *end_offset*.
 
         *lines* is the bytes of complete lines joined by newlines (fast text path), a list of
-        lines, or None; with *too_long*, ``f.pending`` is a line over the limit.
+        lines, or None; with *too_long*, ``f.pending`` is a line over the limit. With a
+        checkpoint the chunk is one tracked event split into one event per line
+        (:func:`wishbone.ack.split`): every line's event carries the chunk's delivery, which
+        settles once the last of them is done, negatively if any failed.
         """
         batch = _Batch(end_offset)
         f.boundary = end_offset
-        events: list = []
         failed: list = []
-        path = f.path
         if type(lines) is bytes:
-            events = self._text_events(lines, path, batch, failed)
+            items = self._text_items(lines, failed)
         elif lines is not None:
-            events = self._decoded_events(lines, path, batch, failed)
+            items = self._decoded_items(lines, failed)
+        else:
+            items = []
         if too_long:
             limit = self.max_line_bytes
             exc = LineTooLong(f"line longer than {limit} bytes: the first {limit} kept, the rest skipped")
             failed.append((exc, f.pending[:limit]))
             f.pending = b""
             f.skipping = True
-        failed_events = [
-            self._track(
-                {"headers": {"file": {"path": path}, "error": error_record(self.name, exc)}, "data": raw},
-                _settle,
-                batch,
-            )
-            for exc, raw in failed
-        ]
-        batch.left = len(events) + len(failed_events)
-        if self._tracking:
+        path = f.path
+        name = self.name
+        if not self._tracking:
+            events = [{"headers": {"file": path}, "data": item} for item in items]
+            failed_events = [
+                {"headers": {"file": path, "error": error_record(name, exc)}, "data": raw} for exc, raw in failed
+            ]
+        elif items or failed:
+            chunk = track({"headers": {"file": path}, "data": None}, _settle, batch)
+            events = split(chunk, items)
+            failed_events = [
+                split(chunk, [raw], {"file": path, "error": error_record(name, exc)})[0] for exc, raw in failed
+            ]
             f.outstanding.append(batch)  # before the hand-off, which may yield to the consumers
-        self.lines += batch.left
+            chunk = None  # the lines' events hold the delivery now
+        else:
+            events, failed_events = [], []
+            batch.done = True
+            f.outstanding.append(batch)
+        self.lines += len(items) + len(failed)
         if failed:
             self.failed_lines += len(failed)
             exc = failed[-1][0]
             self._bad_lines.warning(
-                "%s: lines that could not be taken went to 'failed' (%s: %s).", f.path, type(exc).__name__, exc
+                "%s: lines that could not be taken went to 'failed' (%s: %s).", path, type(exc).__name__, exc
             )
             for event in failed_events:
                 self.emit(event, "failed")
@@ -448,27 +455,25 @@ class FileIn(Input):
         if failed:
             self.flush()
 
-    def _text_events(self, complete: bytes, path: str, batch: _Batch, failed: list) -> list:
-        """The events of UTF-8 lines, decoded in one go (the common case)."""
+    def _text_items(self, complete: bytes, failed: list) -> list:
+        """The UTF-8 lines of *complete*, decoded in one go (the common case)."""
         if len(complete) > self.max_line_bytes:
-            return self._decoded_events(complete.split(b"\n"), path, batch, failed)
+            return self._decoded_items(complete.split(b"\n"), failed)
         try:
             text = complete.decode("utf-8")
         except UnicodeDecodeError:
-            return self._decoded_events(complete.split(b"\n"), path, batch, failed)
+            return self._decoded_items(complete.split(b"\n"), failed)
         lines = text.split("\n")
         if "\r" in text:
             lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        tracked = self._track
-        return [tracked({"headers": {"file": {"path": path}}, "data": line}, _settle, batch) for line in lines]
+        return lines
 
-    def _decoded_events(self, lines: list, path: str, batch: _Batch, failed: list) -> list:
-        """The events of *lines* one by one: too long or undecodable ones into *failed*."""
+    def _decoded_items(self, lines: list, failed: list) -> list:
+        """*lines* decoded one by one: too long or undecodable ones into *failed*."""
         decode = self._decode
         limit = self.max_line_bytes
         skip_blank = self.skip_blank
-        tracked = self._track
-        events = []
+        items = []
         for line in lines:
             if line.endswith(b"\r"):
                 line = line[:-1]
@@ -478,12 +483,10 @@ class FileIn(Input):
             if skip_blank and not line.strip():
                 continue
             try:
-                data = decode(line)
+                items.append(decode(line))
             except ValueError as exc:
                 failed.append((exc, line))
-                continue
-            events.append(tracked({"headers": {"file": {"path": path}}, "data": data}, _settle, batch))
-        return events
+        return items
 
     # ------------------------------------------------------------------ finding files
     def _excluded(self, path: str) -> bool:
@@ -641,7 +644,7 @@ class FileIn(Input):
         assert self.checkpoint is not None
         files = []
         for f in self._files.values():
-            self.delivery_failures += f.advance()
+            self.failed_batches += f.advance()
             dev, ino = f.key
             files.append(
                 {
