@@ -11,7 +11,7 @@ import tracemalloc
 import gevent
 import pytest
 from wb_file import FileIn
-from wishbone.ack import delivery_of
+from wishbone.ack import delivery_of, mark_abandoned
 
 FAST = {"poll_interval": 0.02, "glob_interval": 0.05, "checkpoint_interval": 0.05}
 
@@ -205,6 +205,23 @@ def test_checkpoint_advances_only_once_delivered_and_resumes(harness, tmp_path):
         assert h.collected("outbox") == []
     assert lines_of(resumed) == [f"more {i}" for i in range(50)]
     assert not (tmp_path / "state" / "checkpoint.json.tmp").exists()
+
+
+def test_lines_abandoned_by_a_forced_stop_are_read_again(harness, tmp_path):
+    log = tmp_path / "a.log"
+    log.write_text("".join(f"line {i}\n" for i in range(100)))
+    checkpoint = tmp_path / "cp.json"
+    config = {"paths": [str(log)], "checkpoint": str(checkpoint), **FAST}
+    with harness(FileIn, config) as h:
+        held = h.collect("outbox", 100)
+        mark_abandoned(held)  # what a stop whose deadline passed does to events never attempted
+        del held
+        gc.collect()
+        gevent.sleep(0.2)
+        assert checkpoint_offsets(checkpoint).get(str(log), 0) == 0
+    with harness(FileIn, config) as h:
+        again = h.collect("outbox", 100)
+    assert lines_of(again) == [f"line {i}" for i in range(100)]
 
 
 def test_without_a_checkpoint_events_are_not_tracked(harness, tmp_path):
