@@ -3,8 +3,9 @@
 One producer greenlet reads file descriptor 0 in chunks. A pipe, a terminal or a socket is
 switched to non-blocking mode and waited on with gevent (``gevent.socket.wait_read``), so
 the rest of the pipeline runs while stdin is quiet; a regular file (``wishbone ... <
-file``) is read a chunk at a time with a yield between chunks. The blocking mode is put
-back when the reader ends, so a shell that shares the terminal is left as it was.
+file``) is read a chunk at a time. The reader yields after every chunk either way. The
+blocking mode is put back when the reader ends, so a shell that shares the terminal is
+left as it was.
 
 At end of input the last line (even without a newline) is handed on and the input calls
 ``finish()``: the pipeline drains into its outputs and ``wishbone debug`` exits 0.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +32,10 @@ __all__ = ["LineTooLong", "Stdin", "line_decoder"]
 CHUNK = 65536
 #: How long the reader waits for input before it looks at ``self.running`` again.
 IDLE_CHECK = 0.2
+#: While input streams, the reader lets the event loop run at least this often (seconds) ...
+LOOP_EVERY = 0.02
+#: ... with a sleep this short, which still runs one iteration of the loop.
+LOOP_TURN = 0.0001
 
 
 class LineTooLong(ValueError):
@@ -138,6 +144,7 @@ class Stdin(Input):
         blocking = None if regular else os.get_blocking(fd)
         if blocking:
             os.set_blocking(fd, False)
+        turned = time.monotonic()
         pending = b""  # the start of a line whose newline has not come yet
         skipping = False  # inside a line that was too long: drop bytes up to its newline
         try:
@@ -171,8 +178,16 @@ class Stdin(Input):
                     skipping = True
                 if parts:
                     self._hand_on(parts)
-                if regular:
-                    gevent.sleep(0)  # a regular file is always readable: let the others run
+                # Input may always be there (a regular file, a fast writer): let the others
+                # run after every chunk. sleep(0) runs the greenlets that are ready but can
+                # hold back the event loop itself (timers, signal watchers) while data
+                # streams; a short real sleep runs one iteration of it, every LOOP_EVERY.
+                now = time.monotonic()
+                if now - turned >= LOOP_EVERY:
+                    gevent.sleep(LOOP_TURN)
+                    turned = now
+                else:
+                    gevent.sleep(0)
             else:
                 return  # stopped: not the end of input
         finally:
