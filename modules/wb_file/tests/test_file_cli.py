@@ -97,3 +97,31 @@ def _checkpointed(checkpoint) -> int:
 
 def _complete(out) -> bool:
     return len(set(out.read_text().splitlines())) == TOTAL
+
+
+def test_with_two_instances_one_reads_the_files(tmp_path):
+    source, out, checkpoint = tmp_path / "in.log", tmp_path / "out.log", tmp_path / "cp.json"
+    source.write_text(lines(0, 20_000))
+    config = write_bootstrap(
+        tmp_path / "b.json",
+        {
+            "in": ("file_in", {"paths": [str(source)], "checkpoint": str(checkpoint)}),
+            "out": ("file_out", {"path": str(out)}),
+        },
+        {"in.outbox": ["out.inbox"]},
+    )
+    pid, log = tmp_path / "wishbone.pid", tmp_path / "wishbone.log"
+    proc = start_debug(config, pid, log, "--instances", "2")
+    try:
+        assert wait_until(lambda: size(out) >= 20_000 * WIDTH, 30), log.read_text()[-3000:]
+        time.sleep(1.0)  # time enough for a second reader, were there one, to repeat them
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        kill_pidfile(pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert out.read_text() == lines(0, 20_000)
+    assert "Files are read by instance #0 only" in log.read_text()
+    assert "in use by another file_in" not in log.read_text()

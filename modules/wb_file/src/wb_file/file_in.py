@@ -168,7 +168,8 @@ class FileIn(Input):
         paths (list[str]): files or glob patterns (``**`` matches directories recursively).
         exclude (list[str]): glob patterns of paths to leave out (default none), e.g. "*.gz".
         checkpoint (str | None): the checkpoint file (its directory is created); None keeps
-            no state (default None). One file_in per checkpoint: a second is refused.
+            no state (default None). One file_in per checkpoint: a second is refused. With
+            ``--instances N`` only instance #0 reads; the others finish at once.
         start_at (str): where a file without a checkpoint entry starts when found at
             startup: "beginning" (default) or "end". Files that appear later start at their
             beginning.
@@ -253,6 +254,12 @@ class FileIn(Input):
         self._lock_fd: int | None = None
         self._entries: dict[tuple[int, int], dict] = {}
         self._skipped: dict[str, int] = {}  # non-regular paths seen at the last match
+        if self.context.instance != 0:
+            # Files have one reader: with --instances N, the worker of instance #0 reads them.
+            self.log.info("Files are read by instance #0 only: nothing to read here.")
+            self._started = True
+            self.finish()
+            return
         if self.checkpoint is not None:
             self._lock_checkpoint()
             self._entries = self._load_checkpoint()
@@ -269,7 +276,7 @@ class FileIn(Input):
         """Write the last checkpoint (everything delivered by now), close the files."""
         self._stopping.set()
         self.join_background(max(0.1, self.stop_deadline - time.monotonic() - 0.2))
-        if self.checkpoint is not None:
+        if self.checkpoint is not None and self._lock_fd is not None:
             self._write_checkpoint()
         for f in self._files.values():
             os.close(f.fd)
