@@ -169,7 +169,8 @@ class FileIn(Input):
         exclude (list[str]): glob patterns of paths to leave out (default none), e.g. "*.gz".
         checkpoint (str | None): the checkpoint file (its directory is created); None keeps
             no state (default None). One file_in per checkpoint: a second is refused. With
-            ``--instances N`` only instance #0 reads; the others finish at once.
+            ``--instances N`` only instance #0 reads; in the others the input stays idle
+            (mode "read": finishes at once).
         start_at (str): where a file without a checkpoint entry starts when found at
             startup: "beginning" (default) or "end". Files that appear later start at their
             beginning.
@@ -255,10 +256,13 @@ class FileIn(Input):
         self._entries: dict[tuple[int, int], dict] = {}
         self._skipped: dict[str, int] = {}  # non-regular paths seen at the last match
         if self.context.instance != 0:
-            # Files have one reader: with --instances N, the worker of instance #0 reads them.
+            # Files have one reader: with --instances N, the worker of instance #0 reads them;
+            # here the input stays idle (tail: as if following files that never grow) or,
+            # for a one-shot read, finishes at once.
             self.log.info("Files are read by instance #0 only: nothing to read here.")
             self._started = True
-            self.finish()
+            if self.mode == "read":
+                self.finish()
             return
         if self.checkpoint is not None:
             self._lock_checkpoint()
