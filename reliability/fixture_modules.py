@@ -1,5 +1,5 @@
 """Modules that exist only in this suite (not entry points): a slow output, a malformed-event
-emitter and an in-process counting sink. They are built with ``helpers.custom_bootstrap``."""
+emitter and an in-process counting sink. They are built with :func:`wishbone.testing.load_bootstrap`."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Helpers of the reliability suite: what only faults need: RSS of a process, the sink's count file,
-final metrics lines of a log, and a :class:`~wishbone.bootstrap.Bootstrap` built with classes that
-are not installed entry points (fixture modules that exist only in this suite).
+"""Helpers of the reliability suite: what only faults need: RSS of a process and the final
+metrics lines of a log.
 
-Running the real command, waiting and writing bootstrap files: :mod:`wishbone.testing.cli`.
+Running the real command and waiting: :mod:`wishbone.testing.cli`; bootstrap files and
+pipelines of fixture modules that are not installed entry points: :mod:`wishbone.testing.builder`.
 """
 
 from __future__ import annotations
@@ -10,9 +10,6 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-
-from wishbone import bootstrap as bootstrap_mod
-from wishbone.bootstrap import Bootstrap, MetricsSpec, ModuleSpec, Route
 
 PYTHON = sys.executable
 HERE = Path(__file__).parent
@@ -55,24 +52,3 @@ def final_queue_metrics(log_text: str) -> dict[tuple[int, str], dict[str, int]]:
             i, q, a, b, c, d = m.groups()
             found[(int(i), q)] = {"in": int(a), "out": int(b), "dropped": int(c), "size": int(d)}
     return found
-
-
-def custom_bootstrap(modules: dict, routes: list[str]) -> Bootstrap:
-    """A checked-enough :class:`Bootstrap` from classes (not entry points), for fixture modules.
-
-    *modules* is ``{"name": (cls, {variables}, {queue options})}``; *routes* are
-    ``"a.outbox -> b.inbox"``. Parameters are checked the way the loader checks them.
-    """
-    specs = {}
-    for name, (cls, variables, *rest) in modules.items():
-        queues = rest[0] if rest else {}
-        bootstrap_mod._check_variables("<custom>", cls, variables, f"bootstrap.{name}.variables")
-        specs[name] = ModuleSpec(name, "custom", cls.__name__, cls, variables, queues)
-    parsed = []
-    for route in routes:
-        src, dst = (part.strip() for part in route.split("->"))
-        s, sq = src.split(".")
-        d, dq = dst.split(".")
-        parsed.append(Route(s, sq, d, dq))
-    metrics = MetricsSpec(False, "wishbone.metrics", "log", 5.0, {})
-    return Bootstrap("<custom>", {"bootstrap": {}, "routingtable": {}}, specs, parsed, metrics)

@@ -14,19 +14,19 @@ import sys
 import gevent
 from wishbone.builtin.testevent import TestEvent
 from wishbone.pipeline import Pipeline
+from wishbone.testing import load_bootstrap
 
 from reliability.fixture_modules import SlowSink
-from reliability.helpers import custom_bootstrap
 
 
 def main(seconds: float, maxsize: int, when_full: str, delay: float) -> dict:
     """Run the pipeline for *seconds* and return its figures."""
-    boot = custom_bootstrap(
+    boot = load_bootstrap(
         {
             "input": (TestEvent, {"interval": 0, "payload": "x" * 512}),
             "output": (SlowSink, {"delay": delay}, {"inbox": {"maxsize": maxsize, "when_full": when_full}}),
         },
-        ["input.outbox -> output.inbox"],
+        {"input.outbox": ["output.inbox"]},
     )
     pipeline = Pipeline(boot, load_entry_points=False)
     pipeline.start()

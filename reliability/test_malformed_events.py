@@ -9,15 +9,15 @@ import time
 
 import gevent
 from wishbone.pipeline import Pipeline
+from wishbone.testing import load_bootstrap
 
 from reliability.fixture_modules import NOT_EVENTS, CountingSink, MalformedEmitter, MalformedRelay
-from reliability.helpers import custom_bootstrap
 
 ROUNDS = 300
 
 
 def test_non_events_on_every_queue_are_dropped_counted_and_logged_rarely(caplog, record):
-    boot = custom_bootstrap(
+    boot = load_bootstrap(
         {
             "input": (MalformedEmitter, {"rounds": ROUNDS}),
             "relay": (MalformedRelay, {}),
@@ -27,13 +27,13 @@ def test_non_events_on_every_queue_are_dropped_counted_and_logged_rarely(caplog,
             "fail": (CountingSink, {}),
             "side": (CountingSink, {}),
         },
-        [
-            "input.outbox -> relay.inbox",
-            "input.failed -> fail.inbox",
-            "input.side -> side.inbox",
-            "relay.outbox -> relayed.inbox",
-            "relay.failed -> relay_failed.inbox",
-        ],
+        {
+            "input.outbox": ["relay.inbox"],
+            "input.failed": ["fail.inbox"],
+            "input.side": ["side.inbox"],
+            "relay.outbox": ["relayed.inbox"],
+            "relay.failed": ["relay_failed.inbox"],
+        },
     )
     caplog.set_level(logging.WARNING, logger="wishbone")
     started = time.monotonic()

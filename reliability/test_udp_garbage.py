@@ -12,9 +12,9 @@ import gevent
 import pytest
 from wb_udp import UDPIn
 from wishbone.pipeline import Pipeline
+from wishbone.testing import load_bootstrap
 
 from reliability.fixture_modules import CountingSink
-from reliability.helpers import custom_bootstrap
 
 MAX_IPV4_PAYLOAD = 65507
 GOOD_AFTER = 500
@@ -49,13 +49,13 @@ def _pump(sock: socket.socket, port: int, datagrams: list[bytes]) -> None:
 
 @pytest.mark.parametrize("decode", ["text", "json"])
 def test_garbage_is_counted_to_failed_and_the_input_keeps_receiving(decode, record):
-    boot_doc = custom_bootstrap(
+    boot_doc = load_bootstrap(
         {
             "input": (UDPIn, {"port": 0, "decode": decode}),
             "good": (CountingSink, {}),
             "bad": (CountingSink, {}),
         },
-        ["input.outbox -> good.inbox", "input.failed -> bad.inbox"],
+        {"input.outbox": ["good.inbox"], "input.failed": ["bad.inbox"]},
     )
     garbage = _garbage(seed=8)
     expected_bad = sum(not _decodes(d, decode) for d in garbage)

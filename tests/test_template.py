@@ -106,10 +106,11 @@ def test_the_kind_shapes_the_module(rendered, kind):
     source = (rendered[kind] / "src" / f"wb_sample_{kind}" / "module.py").read_text()
     shape = {
         "module": 'event["data"] = self.prefix + data',
-        "input": "consumes: dict[str, str] = {}",
+        "input": "self.spawn_producer(self._read, sock)",
         "output": "def end_of_batch(self)",
     }
-    assert f"class Sample{kind.capitalize()}(Module):" in source
+    base = {"module": "Processor", "input": "Input", "output": "Output"}[kind]  # the kinds of wishbone.module
+    assert f"class Sample{kind.capitalize()}({base}):" in source
     assert shape[kind] in source
     assert all(shape[other] not in source for other in KINDS if other != kind)
 
@@ -167,8 +168,9 @@ def test_its_tests_pass_untouched(venv, rendered, kind):
 def test_wishbone_list_shows_each_kind(venv):
     done = subprocess.run([str(venv / "bin" / "wishbone"), "list"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line.split() for line in done.stdout.splitlines()[3:] if line.strip()}
     for kind in KINDS:
-        assert f"sample_{kind}" in done.stdout and f"wb-sample-{kind}" in done.stdout
+        assert rows[f"sample_{kind}"][1:3] == [{"module": "processor"}.get(kind, kind), f"wb-sample-{kind}"]
     shown = subprocess.run(
         [str(venv / "bin" / "wishbone"), "show", "sample_input"], capture_output=True, text=True, timeout=60
     )
@@ -182,12 +184,52 @@ def test_one_answer_renders_the_package(tmp_path):
     package = tmp_path / "modules" / "wb_foo"
     assert rendered_files(package) == files_for("wb_foo", "foo")
     assert 'foo = "wb_foo:Foo"' in (package / "pyproject.toml").read_text()
-    assert "class Foo(Module):" in (package / "src" / "wb_foo" / "module.py").read_text()
+    assert "class Foo(Processor):" in (package / "src" / "wb_foo" / "module.py").read_text()
 
 
 @pytest.mark.parametrize("name", ["Foo", "foo-bar", "1foo", "foo bar"])
-def test_a_name_that_would_not_install_is_refused(tmp_path, name):
+def test_a_name_that_would_not_install_is_refused_with_one_clear_message(tmp_path, name):
     done = cookiecutter(str(TEMPLATE), "--no-input", f"name={name}", "-o", str(tmp_path), cwd=tmp_path)
-    assert done.returncode != 0
-    assert "use lower-case letters, digits and _" in done.stderr
+    assert done.returncode == 1
+    said = (done.stdout + done.stderr).strip()
+    assert said == (
+        f"wishbone template: cannot render: name {name!r}: use lower-case letters, digits and _, "
+        "starting with a letter (e.g. 'upper')"
+    )  # and nothing else: no traceback
     assert not any(tmp_path.iterdir())
+
+
+def _git_env(home: Path, user: str | None) -> dict:
+    """An environment whose git knows *user* as user.name (None: no name at all)."""
+    home.mkdir()
+    if user is not None:
+        (home / ".gitconfig").write_text(f"[user]\n\tname = {user}\n")
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return {**keep, "HOME": str(home), "XDG_CONFIG_HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def test_the_author_defaults_to_git_user_name_or_nothing(tmp_path):
+    for user, expected in (("Ada Lovelace", 'authors = [{ name = "Ada Lovelace" }]'), (None, None)):
+        out = tmp_path / f"out-{user is None}"
+        done = subprocess.run(
+            [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out), str(TEMPLATE), "name=foo"],
+            cwd=tmp_path,  # outside any repository: no repository config
+            env=_git_env(tmp_path / f"home-{user is None}", user),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        pyproject = (out / "wb_foo" / "pyproject.toml").read_text()
+        if expected:
+            assert expected in pyproject
+        else:
+            assert "authors" not in pyproject
+        assert "The Wishbone developers" not in pyproject
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_readme_does_not_send_readers_to_the_unrelated_pypi_wishbone(rendered, kind):
+    readme = (rendered[kind] / "README.md").read_text()
+    assert "pypi.org/project/wishbone" not in readme
+    assert "wishbone>=4,<5" in readme

@@ -1,22 +1,16 @@
-"""Shared helpers for the core's tests: build pipelines from dicts, run them with a deadline."""
+"""Fixtures of the core's tests. Pipelines are built with :mod:`wishbone.testing.builder`, sample
+modules come from :mod:`wishbone.testing.samples`: test modules import no helper by file name
+(pytest runs with ``--import-mode=importlib``, so every package's tests collect in one run)."""
 
 from __future__ import annotations
 
 import gevent
 import pytest
 from wishbone import Pipeline
+from wishbone.testing import load_bootstrap
 
 
-def build(modules: dict, routes: dict, **kwargs) -> Pipeline:
-    """A pipeline from a compact description (``{"name": ("module", {variables})}``)."""
-    doc = {
-        "bootstrap": {name: {"module": m, "variables": v} for name, (m, v) in modules.items()},
-        "routingtable": routes,
-    }
-    return Pipeline.from_dict(doc, **kwargs)
-
-
-def run_to_completion(pipeline: Pipeline, deadline: float = 20.0) -> bool:
+def _run_to_completion(pipeline: Pipeline, deadline: float = 20.0) -> bool:
     """Start, wait for every counted input to finish, drain and stop, within *deadline*."""
     with gevent.Timeout(deadline):
         pipeline.start()
@@ -24,6 +18,26 @@ def run_to_completion(pipeline: Pipeline, deadline: float = 20.0) -> bool:
         return pipeline.stop(deadline)
 
 
+def _pipeline(modules: dict, routes: list[tuple[str, str, str, str]], queues: dict | None = None) -> Pipeline:
+    """Module classes wired by ``(source, queue, destination, queue)`` routes; *queues* by instance."""
+    table: dict[str, list[str]] = {}
+    for source, queue, destination, inbox in routes:
+        table.setdefault(f"{source}.{queue}", []).append(f"{destination}.{inbox}")
+    specs = {name: (cls, variables, (queues or {}).get(name, {})) for name, (cls, variables) in modules.items()}
+    return Pipeline(load_bootstrap(specs, table), load_entry_points=False)
+
+
 @pytest.fixture
-def pipeline_builder():
-    return build
+def pipeline():
+    """``pipeline({"name": (cls, {variables})}, [(source, queue, destination, queue)], queues=None)``.
+
+    A :class:`~wishbone.Pipeline` of module classes (test-only ones too), checked as a file is,
+    without plugins from entry points.
+    """
+    return _pipeline
+
+
+@pytest.fixture
+def run_to_completion():
+    """``run_to_completion(pipeline, deadline=20.0) -> drained``: start, wait for the inputs, stop."""
+    return _run_to_completion

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gevent
-from test_module import Collect, Exploding, pipeline
 from wishbone import Module
 from wishbone.ack import delivery_of, derive, mark_failed, merge, split, track
+from wishbone.testing.samples import Collect, Exploding
 
 
 class TrackedInput(Module):
@@ -45,7 +45,7 @@ class Holder(Module):
         self.held.append(derive(event, event["data"]))
 
 
-def test_settles_ok_when_the_output_is_done():
+def test_settles_ok_when_the_output_is_done(pipeline):
     p = pipeline({"input": (TrackedInput, {}), "out": (Holder, {})}, [("input", "outbox", "out", "inbox")])
     with gevent.Timeout(10):
         p.start()
@@ -57,7 +57,7 @@ def test_settles_ok_when_the_output_is_done():
         p.stop(5)
 
 
-def test_one_to_many_settles_once_after_every_branch():
+def test_one_to_many_settles_once_after_every_branch(pipeline):
     p = pipeline(
         {"input": (TrackedInput, {"count": 4}), "a": (Holder, {}), "b": (Collect, {})},
         [("input", "outbox", "a", "inbox"), ("input", "outbox", "b", "inbox")],
@@ -73,7 +73,7 @@ def test_one_to_many_settles_once_after_every_branch():
         p.stop(5)
 
 
-def test_failed_events_settle_negatively():
+def test_failed_events_settle_negatively(pipeline):
     p = pipeline(
         {"input": (TrackedInput, {"count": 6}), "x": (Exploding, {}), "ok": (Collect, {}), "bad": (Collect, {})},
         [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox"), ("x", "failed", "bad", "inbox")],
@@ -97,7 +97,7 @@ class Rejecting(Module):
         self.emit(event, "failed")
 
 
-def test_events_a_module_sends_to_failed_settle_negatively():
+def test_events_a_module_sends_to_failed_settle_negatively(pipeline):
     p = pipeline(
         {"input": (TrackedInput, {"count": 3}), "x": (Rejecting, {}), "bad": (Collect, {})},
         [("input", "outbox", "x", "inbox"), ("x", "failed", "bad", "inbox")],
@@ -110,7 +110,7 @@ def test_events_a_module_sends_to_failed_settle_negatively():
     assert sorted(p.modules["input"].settled) == [(i, False) for i in range(3)]
 
 
-def test_a_forced_stop_abandons_what_it_never_attempted():
+def test_a_forced_stop_abandons_what_it_never_attempted(pipeline):
     p = pipeline(
         {"input": (TrackedInput, {"count": 2000}), "slow": (Collect, {"delay": 0.05})},
         [("input", "outbox", "slow", "inbox")],
@@ -191,7 +191,7 @@ def test_merge_settles_every_original_and_a_failure_fails_them_all():
     assert merge([c], 1) == {"headers": {}, "data": 1} and delivery_of(merge([c], 1)) is None
 
 
-def test_split_and_merge_in_a_pipeline_settle_only_after_delivery():
+def test_split_and_merge_in_a_pipeline_settle_only_after_delivery(pipeline):
     p = pipeline(
         {"input": (TrackedInput, {"count": 6}), "s": (Splitting, {}), "m": (Merging, {}), "out": (Holder, {})},
         [("input", "outbox", "s", "inbox"), ("s", "outbox", "m", "inbox"), ("m", "outbox", "out", "inbox")],

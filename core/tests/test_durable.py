@@ -13,6 +13,7 @@ import pytest
 from wishbone import Pipeline
 from wishbone.ack import track
 from wishbone.durable import DurableQueue
+from wishbone.testing import bootstrap
 
 
 def events(start: int, n: int) -> list[dict]:
@@ -163,18 +164,16 @@ def test_a_file_system_refusing_writes_holds_the_sender_and_corrupts_nothing(tmp
 
 
 def test_a_durable_inbox_in_a_pipeline_delivers_everything(tmp_path):
+    durable = {"inbox": {"durable": True, "path": str(tmp_path), "max_bytes": 50_000_000}}
     p = Pipeline.from_dict(
-        {
-            "bootstrap": {
-                "input": {"module": "testevent", "variables": {"interval": 0, "count": 20_000}},
-                "pass": {
-                    "module": "passthrough",
-                    "queues": {"inbox": {"durable": True, "path": str(tmp_path), "max_bytes": 50_000_000}},
-                },
-                "out": {"module": "null"},
+        bootstrap(
+            {
+                "input": ("testevent", {"interval": 0, "count": 20_000}),
+                "pass": ("passthrough", {}, durable),
+                "out": "null",
             },
-            "routingtable": {"input.outbox": ["pass.inbox"], "pass.outbox": ["out.inbox"]},
-        }
+            {"input.outbox": ["pass.inbox"], "pass.outbox": ["out.inbox"]},
+        )
     )
     with gevent.Timeout(30):
         p.start()

@@ -8,42 +8,25 @@ import time
 
 import gevent
 import pytest
-from wishbone import Module, Pipeline
-from wishbone import bootstrap as bootstrap_mod
+from wishbone import BootstrapError, Pipeline
 from wishbone.builtin.metricsource import MetricsSource, graphite_lines
 from wishbone.event import is_event
-from wishbone.testing import conformance
+from wishbone.testing import conformance, load_bootstrap
+from wishbone.testing.samples import Collect
 
 GRAPHITE = re.compile(r"^[A-Za-z0-9_.\-]+ -?\d+(\.\d+)? \d{10}$")
 
 
-class Collect(Module):
-    """Keeps what it consumes (test sink).
-
-    Queues: inbox.
-    """
-
-    def __init__(self) -> None:
-        self.seen: list = []
-
-    def consume(self, event: dict) -> None:
-        self.seen.append(event)
-
-
 def build(variables: dict, **kwargs) -> Pipeline:
     """testevent -> null, and the metrics source -> a collecting sink."""
-    doc = {
-        "bootstrap": {
-            "input": {"module": "testevent", "variables": {"interval": 0, "count": 200}},
-            "out": {"module": "null"},
-            "metrics": {"module": "metrics", "variables": variables},
-            "sink": {"module": "null"},
-        },
-        "routingtable": {"input.outbox": ["out.inbox"], "metrics.outbox": ["sink.inbox"]},
+    modules = {
+        "input": ("testevent", {"interval": 0, "count": 200}),
+        "out": "null",
+        "metrics": ("metrics", variables),
+        "sink": Collect,  # a test-only sink, not installed as an entry point
     }
-    checked = bootstrap_mod.load_dict(doc, "<test>")
-    checked.modules["sink"].cls = Collect  # a test-only sink, not installed as an entry point
-    return Pipeline(checked, **kwargs)
+    routes = {"input.outbox": ["out.inbox"], "metrics.outbox": ["sink.inbox"]}
+    return Pipeline(load_bootstrap(modules, routes), **kwargs)
 
 
 def run(p: Pipeline, snapshots: int) -> list:
@@ -110,9 +93,9 @@ def test_it_needs_no_plugin_its_context_gives_the_snapshot():
 
 
 def test_bad_parameters_are_load_errors_naming_the_parameter():
-    with pytest.raises(bootstrap_mod.BootstrapError, match=r"bootstrap\.metrics\.variables\.format"):
+    with pytest.raises(BootstrapError, match=r"bootstrap\.metrics\.variables\.format"):
         build({"format": "xml"})
-    with pytest.raises(bootstrap_mod.BootstrapError, match=r"bootstrap\.metrics\.variables.*interval"):
+    with pytest.raises(BootstrapError, match=r"bootstrap\.metrics\.variables.*interval"):
         build({"interval": 0})
 
 

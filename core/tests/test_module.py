@@ -8,84 +8,11 @@ import time
 
 import gevent
 import pytest
-from conftest import run_to_completion
 from wishbone import Module, Pipeline
-from wishbone.bootstrap import Bootstrap, MetricsSpec, ModuleSpec, Route
+from wishbone.testing.samples import Collect, Counter, Exploding
 
 
-class Exploding(Module):
-    """Raises on odd payloads, passes the rest.
-
-    Queues: inbox, outbox, failed.
-    """
-
-    def consume(self, event):
-        if event["data"] % 2:
-            raise ValueError(f"odd: {event['data']}")
-        self.emit(event)
-
-
-class Counter(Module):
-    """Generates events 0..count-1 (an input).
-
-    Parameters: count (int).
-    """
-
-    consumes: dict = {}
-
-    def __init__(self, count: int = 10, bad_every: int = 0):
-        self.count = count
-        self.bad_every = bad_every
-
-    def on_start(self):
-        self.spawn_producer(self._run)
-
-    def _run(self):
-        batch = []
-        for i in range(self.count):
-            if self.bad_every and i % self.bad_every == 0:
-                batch.append({"data": i})  # no headers: malformed
-            else:
-                batch.append({"headers": {}, "data": i})
-            if len(batch) == 100:
-                self.emit_batch(batch)
-                batch = []
-        self.emit_batch(batch)
-
-
-class Collect(Module):
-    """Keeps what it consumes (test sink).
-
-    Queues: inbox.
-    """
-
-    def __init__(self, mutate: bool = False, delay: float = 0.0):
-        self.mutate = mutate
-        self.delay = delay
-        self.seen: list = []
-
-    def consume(self, event):
-        if self.mutate:
-            event["headers"]["touched"] = self.name
-        self.seen.append(event)
-
-    def end_of_batch(self):
-        if self.delay:
-            gevent.sleep(self.delay)
-
-
-def pipeline(modules: dict, routes: list[tuple[str, str, str, str]], queues: dict | None = None) -> Pipeline:
-    specs = {
-        name: ModuleSpec(name, "test", cls.__name__, cls, variables, (queues or {}).get(name, {}))
-        for name, (cls, variables) in modules.items()
-    }
-    return Pipeline(
-        Bootstrap("<test>", {}, specs, [Route(*r) for r in routes], MetricsSpec(False, "", "", 1, {})),
-        load_entry_points=False,
-    )
-
-
-def test_exception_in_consume_goes_to_failed_with_the_error():
+def test_exception_in_consume_goes_to_failed_with_the_error(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 10}), "x": (Exploding, {}), "ok": (Collect, {}), "bad": (Collect, {})},
         [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox"), ("x", "failed", "bad", "inbox")],
@@ -99,7 +26,7 @@ def test_exception_in_consume_goes_to_failed_with_the_error():
     assert p.snapshot()["modules"]["x"] == {"consumed": 10, "failed": 5}
 
 
-def test_unrouted_failed_queue_counts_and_logs(caplog):
+def test_unrouted_failed_queue_counts_and_logs(caplog, run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 10}), "x": (Exploding, {}), "ok": (Collect, {})},
         [("input", "outbox", "x", "inbox"), ("x", "outbox", "ok", "inbox")],
@@ -111,7 +38,7 @@ def test_unrouted_failed_queue_counts_and_logs(caplog):
     assert len([r for r in caplog.records if "consume() raised" in r.getMessage()]) == 1
 
 
-def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplog):
+def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplog, run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 1000, "bad_every": 10}), "ok": (Collect, {})},
         [("input", "outbox", "ok", "inbox")],
@@ -123,7 +50,7 @@ def test_malformed_events_are_dropped_counted_and_logged_at_a_bounded_rate(caplo
     assert len([r for r in caplog.records if "malformed" in r.getMessage()]) == 1
 
 
-def test_one_to_many_copies_are_independent():
+def test_one_to_many_copies_are_independent(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 5}), "a": (Collect, {"mutate": True}), "b": (Collect, {"mutate": True})},
         [("input", "outbox", "a", "inbox"), ("input", "outbox", "b", "inbox")],
@@ -133,7 +60,7 @@ def test_one_to_many_copies_are_independent():
     assert [e["headers"] for e in p.modules["b"].seen] == [{"touched": "b"}] * 5
 
 
-def test_backpressure_blocks_the_input_and_loses_nothing():
+def test_backpressure_blocks_the_input_and_loses_nothing(pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 3000}), "slow": (Collect, {"delay": 0.001})},
         [("input", "outbox", "slow", "inbox")],
@@ -149,7 +76,7 @@ def test_backpressure_blocks_the_input_and_loses_nothing():
     assert peak <= 200 + 100  # bounded: at most one batch beyond the limit in flight
 
 
-def test_drop_mode_counts_every_drop():
+def test_drop_mode_counts_every_drop(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 5000}), "slow": (Collect, {"delay": 0.002})},
         [("input", "outbox", "slow", "inbox")],
@@ -181,7 +108,7 @@ def test_stop_during_a_stream_loses_no_accepted_event():
     assert snap["modules"]["out"]["consumed"] == snap["modules"]["input"]["generated"]
 
 
-def test_lifecycle_is_idempotent_and_leaves_no_greenlet():
+def test_lifecycle_is_idempotent_and_leaves_no_greenlet(pipeline):
     p = pipeline({"input": (Counter, {"count": 10}), "ok": (Collect, {})}, [("input", "outbox", "ok", "inbox")])
     with gevent.Timeout(10):
         p.start()
@@ -196,7 +123,7 @@ def test_lifecycle_is_idempotent_and_leaves_no_greenlet():
     assert not p.healthy
 
 
-def test_drain_deadline_forces_and_counts():
+def test_drain_deadline_forces_and_counts(pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 2000}), "slow": (Collect, {"delay": 0.05})},
         [("input", "outbox", "slow", "inbox")],
@@ -238,7 +165,7 @@ class BatchSink(Module):
         self.batches.append(events)
 
 
-def test_consume_batch_takes_whole_batches_and_a_raise_fails_the_batch():
+def test_consume_batch_takes_whole_batches_and_a_raise_fails_the_batch(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 250}), "sink": (BatchSink, {}), "bad": (Collect, {})},
         [("input", "outbox", "sink", "inbox"), ("sink", "failed", "bad", "inbox")],
@@ -267,7 +194,7 @@ class BadFlush(Module):
         raise RuntimeError("flush failed")
 
 
-def test_an_exception_in_end_of_batch_does_not_kill_the_module(caplog):
+def test_an_exception_in_end_of_batch_does_not_kill_the_module(caplog, run_to_completion, pipeline):
     p = pipeline({"input": (Counter, {"count": 1000}), "sink": (BadFlush, {})}, [("input", "outbox", "sink", "inbox")])
     with caplog.at_level(logging.WARNING):
         assert run_to_completion(p)

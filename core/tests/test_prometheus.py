@@ -19,9 +19,9 @@ import urllib.request
 import gevent
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from wishbone import Module, Pipeline
-from wishbone import bootstrap as bootstrap_mod
+from wishbone import BootstrapError, Module, Pipeline
 from wishbone.builtin.prometheus import Prometheus
+from wishbone.testing import load_bootstrap
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "prometheus.json"
 
@@ -36,17 +36,10 @@ class Gate(Module):
         self.ready = False
 
 
-def build(modules: dict, routes: dict, metrics: dict | None = None, classes: dict | None = None, **kwargs) -> Pipeline:
+def build(modules: dict, routes: dict, metrics: dict | None = None, **kwargs) -> Pipeline:
     """A pipeline with the prometheus metrics module on a free port (``port`` 0 unless given)."""
-    doc = {
-        "metrics": {"module": "prometheus", "interval": 60, "variables": {"port": 0, **(metrics or {})}},
-        "bootstrap": {name: {"module": m, "variables": v} for name, (m, v) in modules.items()},
-        "routingtable": routes,
-    }
-    checked = bootstrap_mod.load_dict(doc, "<test>")
-    for name, cls in (classes or {}).items():  # test-only modules, not installed as entry points
-        checked.modules[name].cls = cls
-    return Pipeline(checked, **kwargs)
+    section = {"module": "prometheus", "interval": 60, "variables": {"port": 0, **(metrics or {})}}
+    return Pipeline(load_bootstrap(modules, routes, section), **kwargs)
 
 
 def get(port: int, path: str) -> tuple[int, str, str]:
@@ -151,9 +144,8 @@ def test_health_and_ready_answer_200_then_503_when_a_module_stops():
 
 def test_ready_follows_the_modules_ready_attribute():
     p = build(
-        {"input": ("testevent", {"interval": 0.05}), "gate": ("null", {})},
+        {"input": ("testevent", {"interval": 0.05}), "gate": (Gate, {})},
         {"input.outbox": ["gate.inbox"]},
-        classes={"gate": Gate},
     )
     with gevent.Timeout(30):
         p.start()
@@ -269,9 +261,9 @@ def test_module_specific_figures_are_numbers_only_and_never_shadow_the_counters(
 
 
 def test_bad_port_is_a_load_error_naming_the_parameter():
-    with pytest.raises(bootstrap_mod.BootstrapError, match="metrics.variables"):
+    with pytest.raises(BootstrapError, match="metrics.variables"):
         build(LINE, LINE_ROUTES, metrics={"port": 70000})
-    with pytest.raises(bootstrap_mod.BootstrapError, match="metrics.variables.port"):
+    with pytest.raises(BootstrapError, match="metrics.variables.port"):
         build(LINE, LINE_ROUTES, metrics={"port": "9800"})
 
 

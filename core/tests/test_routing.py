@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from conftest import build, run_to_completion
-from test_module import Counter, pipeline
+from wishbone import Pipeline
 from wishbone.builtin.passthrough import Passthrough
 from wishbone.module import Output, Processor
+from wishbone.testing import bootstrap
+from wishbone.testing.samples import Counter
 
 
-def test_one_to_one_delivers_every_event():
-    p = build(
-        {"input": ("testevent", {"interval": 0, "count": 12345}), "pt": ("passthrough", {}), "out": ("null", {})},
-        {"input.outbox": ["pt.inbox"], "pt.outbox": ["out.inbox"]},
+def test_one_to_one_delivers_every_event(run_to_completion):
+    p = Pipeline.from_dict(
+        bootstrap(
+            {"input": ("testevent", {"interval": 0, "count": 12345}), "pt": ("passthrough", {}), "out": ("null", {})},
+            {"input.outbox": ["pt.inbox"], "pt.outbox": ["out.inbox"]},
+        )
     )
     assert run_to_completion(p)
     snap = p.snapshot()
@@ -19,22 +22,24 @@ def test_one_to_one_delivers_every_event():
     assert snap["queues"]["pt.outbox"] == {"in": 12345, "out": 12345, "dropped": 0, "size": 0}
 
 
-def test_one_to_many_and_many_to_one_counts_are_exact():
+def test_one_to_many_and_many_to_one_counts_are_exact(run_to_completion):
     # the seed's shape: 1-n fan-out into three passthroughs, n-1 funnel into one sink
-    p = build(
-        {
-            "input": ("testevent", {"interval": 0, "count": 10000}),
-            "a": ("passthrough", {}),
-            "b": ("passthrough", {}),
-            "c": ("passthrough", {}),
-            "sink": ("null", {}),
-        },
-        {
-            "input.outbox": ["a.inbox", "b.inbox", "c.inbox"],
-            "a.outbox": ["sink.inbox"],
-            "b.outbox": ["sink.inbox"],
-            "c.outbox": ["sink.inbox"],
-        },
+    p = Pipeline.from_dict(
+        bootstrap(
+            {
+                "input": ("testevent", {"interval": 0, "count": 10000}),
+                "a": ("passthrough", {}),
+                "b": ("passthrough", {}),
+                "c": ("passthrough", {}),
+                "sink": ("null", {}),
+            },
+            {
+                "input.outbox": ["a.inbox", "b.inbox", "c.inbox"],
+                "a.outbox": ["sink.inbox"],
+                "b.outbox": ["sink.inbox"],
+                "c.outbox": ["sink.inbox"],
+            },
+        )
     )
     assert run_to_completion(p)
     snap = p.snapshot()
@@ -44,8 +49,8 @@ def test_one_to_many_and_many_to_one_counts_are_exact():
     assert snap["queues"]["sink.inbox"]["in"] == 30000
 
 
-def test_unrouted_source_queue_counts_drops():
-    p = build({"input": ("testevent", {"interval": 0, "count": 500})}, {})
+def test_unrouted_source_queue_counts_drops(run_to_completion):
+    p = Pipeline.from_dict(bootstrap({"input": ("testevent", {"interval": 0, "count": 500})}, {}))
     assert run_to_completion(p)
     assert p.snapshot()["queues"]["input.outbox"]["dropped"] == 500
 
@@ -93,7 +98,7 @@ class ReaderThatFails(Processor):
         self.emit(event)
 
 
-def test_readers_of_a_one_to_many_route_share_events_and_changers_get_copies():
+def test_readers_of_a_one_to_many_route_share_events_and_changers_get_copies(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 300}), "r1": (Reader, {}), "r2": (Reader, {}), "c": (Changer, {})},
         [("input", "outbox", "r1", "inbox"), ("input", "outbox", "r2", "inbox"), ("input", "outbox", "c", "inbox")],
@@ -106,7 +111,7 @@ def test_readers_of_a_one_to_many_route_share_events_and_changers_get_copies():
     assert not any("changed_by" in e["headers"] for e in r1), "a reader never sees another branch's change"
 
 
-def test_a_shared_event_passed_on_by_a_reader_reaches_a_changer_as_a_copy():
+def test_a_shared_event_passed_on_by_a_reader_reaches_a_changer_as_a_copy(run_to_completion, pipeline):
     p = pipeline(
         {
             "input": (Counter, {"count": 250}),
@@ -127,10 +132,11 @@ def test_a_shared_event_passed_on_by_a_reader_reaches_a_changer_as_a_copy():
     assert len(r) == len(c) == 250
     assert not any(a is b for a, b in zip(r, c, strict=True))
     assert not any("changed_by" in e["headers"] for e in r)
-    assert all(e["headers"]["changed_by"] == "c" for e in p.modules["after"].seen)
+    after = p.modules["after"].seen
+    assert len(after) == 250 and all(e["headers"]["changed_by"] == "c" for e in after)
 
 
-def test_a_reader_failing_a_shared_event_records_the_error_on_a_copy():
+def test_a_reader_failing_a_shared_event_records_the_error_on_a_copy(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 100}), "f": (ReaderThatFails, {}), "r": (Reader, {}), "bad": (Reader, {})},
         [("input", "outbox", "f", "inbox"), ("input", "outbox", "r", "inbox"), ("f", "failed", "bad", "inbox")],
@@ -141,7 +147,7 @@ def test_a_reader_failing_a_shared_event_records_the_error_on_a_copy():
     assert not any("error" in e["headers"] for e in p.modules["r"].seen)
 
 
-def test_without_readers_the_first_route_takes_the_originals():
+def test_without_readers_the_first_route_takes_the_originals(run_to_completion, pipeline):
     p = pipeline(
         {"input": (Counter, {"count": 100}), "a": (Changer, {}), "b": (Changer, {})},
         [("input", "outbox", "a", "inbox"), ("input", "outbox", "b", "inbox")],

@@ -71,7 +71,8 @@ def outcomes(tmp_path_factory) -> dict[str, dict[str, str]]:
     lines = "".join(f"Test{case} = {line}\n" for case, (line, _) in CASES.items())
     (tmp_path / "test_it.py").write_text(
         "from patcher_sample import Patcher\n"
-        "from test_testing_samples import Fragile, Leaky, SlowStop, Undocumented, Upper\n\n"
+        "from test_testing_samples import Fragile, Leaky, Undocumented\n"
+        "from wishbone.testing.samples import SlowStop, Upper\n\n"
         "from wishbone.testing import conformance\n\n"
         f"{lines}"
     )
@@ -103,15 +104,13 @@ def test_the_suite_catches(outcomes, case):
 def test_the_greenlet_check_holds_as_the_first_gevent_use_in_a_process(tmp_path):
     """The hub starts during the check when nothing ran before it: it is not a leak."""
     (tmp_path / "test_first.py").write_text(
-        "from test_testing_samples import Upper\n\n"
+        "from wishbone.testing.samples import Upper\n\n"
         "from wishbone.testing import conformance\n\n"
         "TestFirst = conformance(Upper)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error", "-k", "no_greenlet"],
         cwd=tmp_path,
-        env=env,
         capture_output=True,
         text=True,
         timeout=60,

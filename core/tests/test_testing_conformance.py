@@ -7,13 +7,13 @@ callable of fixtures, and a module whose consume() can raise.
 from __future__ import annotations
 
 import pytest
-from test_testing_samples import Splitter, Ticker, Upper
 from wishbone.builtin.metricsource import MetricsSource
 from wishbone.builtin.null import Null
 from wishbone.builtin.passthrough import Passthrough
 from wishbone.builtin.testevent import TestEvent
 from wishbone.event import new_event
 from wishbone.testing import conformance
+from wishbone.testing.samples import Splitter, Ticker, Upper
 
 TestTestEvent = conformance(TestEvent, config={"interval": 0.01}, entry_point="testevent")
 TestPassthrough = conformance(Passthrough, config={}, entry_point="passthrough")

@@ -6,11 +6,11 @@ import time
 
 import gevent
 import pytest
-from test_testing_samples import SlowStop, Splitter, Ticker, Upper
 from wishbone.builtin.passthrough import Passthrough
 from wishbone.event import new_event
 from wishbone.params import ParameterError
 from wishbone.testing import Harness, HarnessTimeout
+from wishbone.testing.samples import SlowStop, Splitter, Ticker, Upper
 
 _MADE: list[Harness] = []
 

@@ -70,7 +70,8 @@ def test_something_that_is_not_a_broker_is_told_apart():
 
 def test_udp_port_is_free_to_bind(udp_port):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", udp_port))
+        sock.bind(("127.0.0.1", udp_port))  # OSError if something holds it
+        assert sock.getsockname() == ("127.0.0.1", udp_port)
 
 
 def test_loading_the_plugin_patches_nothing_and_imports_no_monkey():

@@ -6,6 +6,14 @@ after the fork. The parent then only waits: it restarts a worker that died (with
 forwards SIGTERM/SIGINT to the workers so they drain, kills them with SIGKILL if they
 outlive the drain deadline (or on a second signal), and keeps the pidfile up to date.
 
+A worker whose inputs have all finished (a counted ``testevent``, a file read to its end)
+drains, says ``finished`` on its status pipe and exits 0; it is not restarted (that would
+replay its input), and once every worker has finished the parent exits 0 too.
+
+SIGHUP never stops anything: the parent and every worker reopen their log files
+(logrotate's ``postrotate kill -HUP``) and log that they did; :func:`hangup` is where a
+configuration reload will hook in.
+
 Nothing here monkey-patches gevent: modules use gevent's own socket and queue APIs.
 """
 
@@ -19,15 +27,37 @@ import sys
 import time
 from dataclasses import dataclass
 
+from wishbone import log as wblog
 from wishbone import pidfile
 from wishbone.bootstrap import EX_CONFIG, BootstrapError
 from wishbone.log import source_logger
 
-__all__ = ["Supervisor", "detach", "read_status", "run_worker"]
+__all__ = ["Supervisor", "detach", "hangup", "read_status", "run_worker", "set_title"]
 
 MARGIN = 5.0  # seconds the parent allows beyond the drain deadline before SIGKILL
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 30.0  # a worker that ran this long starts its backoff from scratch
+ACTIVITY_INTERVAL = 2.0  # seconds between a module's activity lines at log level debug
+FINISHED = "finished"  # what a worker says on its status pipe when its inputs are done
+
+
+def set_title(title: str) -> None:
+    """Set this process's title (``ps``, ``top``), if ``setproctitle`` is installed."""
+    try:
+        import setproctitle
+    except ImportError:  # a core dependency, but a missing title is no reason to fail
+        return
+    setproctitle.setproctitle(title)
+
+
+def hangup(log: logging.LoggerAdapter) -> None:
+    """What SIGHUP does, in the parent and in each worker: reopen the log files.
+
+    Issue 17 (configuration reload) hooks in here: validate the file again, then reload.
+    """
+    reopened = wblog.reopen()
+    where = ", ".join(reopened) if reopened else "none: logging to a stream or syslog"
+    log.info("SIGHUP: reopened log files (%s).", where)
 
 
 # --------------------------------------------------------------------------------- detaching
@@ -59,13 +89,14 @@ def detach() -> tuple[bool, int]:
     return True, w
 
 
-def report(fd: int | None, code: int, message: str) -> None:
-    """Write one status line (``code message``) to *fd* and close it; None does nothing."""
+def report(fd: int | None, code: int, message: str, close: bool = True) -> None:
+    """Write one status line (``code message``) to *fd* and close it (unless not *close*); None does nothing."""
     if fd is None:
         return
     try:
         os.write(fd, f"{code} {message}".replace("\n", " ").encode("utf-8", "replace") + b"\n")
-        os.close(fd)
+        if close:
+            os.close(fd)
     except OSError:
         pass
 
@@ -94,12 +125,14 @@ def read_status(fd: int, timeout: float) -> tuple[int, str] | None:
 
 # --------------------------------------------------------------------------------- the worker
 def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> int:
-    """Run one pipeline in this (freshly forked) process until SIGTERM/SIGINT; return an exit code.
+    """Run one pipeline in this (freshly forked) process until it is stopped or finished; return an exit code.
 
     Writes ``0 ok`` on *ready_fd* once the pipeline has started, or ``78 <error>`` if the
-    bootstrap file cannot be built. Exit 0 means it drained within *deadline*.
+    bootstrap file cannot be built; later ``0 finished`` if every input finished (then
+    the worker drains and exits by itself). Exit 0 means it drained within *deadline*.
     """
     import gevent
+    from gevent.exceptions import LoopExit
 
     from wishbone.pipeline import Pipeline
 
@@ -107,6 +140,8 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
     early: list[int] = []  # a stop asked for while the pipeline was still being built
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: early.append(number))
+    hups: list[int] = []
+    signal.signal(signal.SIGHUP, lambda number, frame: hups.append(number))
     try:
         pipeline = Pipeline.from_file(config, instance=instance)
     except BootstrapError as exc:
@@ -115,8 +150,12 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         return EX_CONFIG
     gevent.signal_handler(signal.SIGTERM, pipeline.request_stop)
     gevent.signal_handler(signal.SIGINT, pipeline.request_stop)
+    gevent.signal_handler(signal.SIGHUP, hangup, log)
     if early:
         pipeline.request_stop()
+    if hups:
+        hangup(log)
+    describe(pipeline, log)
     try:
         pipeline.start()
     except Exception as exc:
@@ -125,15 +164,120 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         report(ready_fd, 1, f"Instance #{instance} failed to start: {type(exc).__name__}: {exc}")
         pipeline.stop(min(deadline, 5.0))
         return 1
-    report(ready_fd, 0, "ok")
-    pipeline.wait()
-    log.info("Stopping: draining within %g s.", deadline)
+    report(ready_fd, 0, "ok", close=False)
+    activity = ActivityLog(pipeline, log) if log.isEnabledFor(logging.DEBUG) else None
+    finished = False
+    try:
+        pipeline.wait()
+        finished = bool(getattr(pipeline, "finished", False))
+    except LoopExit:
+        # The hub has nothing left to wait for: no socket, no timer, no greenlet that can
+        # wake. With every input done this is the end of the work, not a crash.
+        log.info("Nothing is left to run (every input is done or waits on nothing); finishing.")
+        finished = True
+    if activity is not None:
+        activity.stop()
+    if finished:
+        log.info("Finished: draining within %g s, then exiting.", deadline)
+    else:
+        log.info("Stopping: draining within %g s.", deadline)
     drained = pipeline.stop(deadline)
     if drained:
         log.info("Drained and stopped.")
     else:
         log.warning("Stopped at the deadline without draining everything.")
+    if finished:
+        report(ready_fd, 0, FINISHED)
+    else:
+        os.close(ready_fd)
     return 0 if drained else 1
+
+
+def describe(pipeline, log: logging.LoggerAdapter) -> None:
+    """At log level debug: every module's parameters as loaded (secrets masked), its queues, every route."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    from wishbone.params import parameters_of
+
+    for name, spec in pipeline.bootstrap.modules.items():
+        values = {p.name: spec.variables.get(p.name, p.default) for p in parameters_of(spec.cls)}
+        values.update({k: v for k, v in spec.variables.items() if k not in values})  # **kwargs modules
+        kind = getattr(spec.cls, "kind", None) or "module"
+        log.debug("Module %r: %s %r (%s) with parameters %s", name, kind, spec.module, spec.group, _show(values))
+        if spec.queues:
+            log.debug("Module %r: queue options %s", name, _show(spec.queues))
+    for route in pipeline.bootstrap.routes:
+        log.debug("Route %s.%s -> %s.%s", route.source, route.source_queue, route.destination, route.destination_queue)
+    if not pipeline.bootstrap.routes:
+        log.debug("No routes.")
+    metrics = pipeline.bootstrap.metrics
+    if metrics.enable:
+        log.debug(
+            "Metrics: %r (%s) every %g s with parameters %s",
+            metrics.module,
+            metrics.group,
+            metrics.interval,
+            _show(metrics.variables),
+        )
+    else:
+        log.debug("Metrics: off.")
+
+
+def _show(value: object) -> str:
+    import json
+
+    return json.dumps(wblog.mask(value), default=repr, sort_keys=True)
+
+
+class ActivityLog:
+    """At log level debug: every :data:`ACTIVITY_INTERVAL` s, one line per module whose counters moved.
+
+    Read from :meth:`Pipeline.snapshot` on an unreferenced timer: never a log call per event,
+    and the timer never keeps a finished worker alive. Readiness changes are logged too.
+    """
+
+    def __init__(self, pipeline, log: logging.LoggerAdapter, interval: float = ACTIVITY_INTERVAL) -> None:
+        import gevent
+
+        self.pipeline = pipeline
+        self.log = log
+        self.previous: dict[str, tuple] = {}
+        self.ready: dict[str, bool] = {}
+        self.timer = gevent.get_hub().loop.timer(interval, interval, ref=False)
+        self.timer.start(gevent.spawn, self.tick)  # a greenlet: snapshot() may switch
+
+    def stop(self) -> None:
+        """Stop the timer."""
+        self.timer.stop()
+        self.timer.close()
+
+    def tick(self) -> None:
+        """One round of activity lines."""
+        try:
+            snapshot = self.pipeline.snapshot()
+        except Exception as exc:  # a module's metrics() failing must not stop the worker
+            self.log.debug("Activity: no snapshot (%s: %s).", type(exc).__name__, exc)
+            return
+        queues = snapshot.get("queues", {})
+        for name, figures in snapshot.get("modules", {}).items():
+            module = self.pipeline.modules.get(name)
+            ready = getattr(module, "ready", None)
+            if isinstance(ready, bool) and self.ready.get(name) is not ready:
+                if name in self.ready or not ready:
+                    self.log.debug("Module %r: %s.", name, "ready" if ready else "not ready (not connected/bound)")
+                self.ready[name] = ready
+            own = {q: f for q, f in queues.items() if q.startswith(f"{name}.")}
+            state = (figures.get("consumed"), figures.get("failed"), *(tuple(f.values()) for f in own.values()))
+            if self.previous.get(name) == state:
+                continue
+            self.previous[name] = state
+            parts = [f"consumed {figures.get('consumed', 0)}", f"failed {figures.get('failed', 0)}"]
+            for queue, f in own.items():
+                parts.append(
+                    f"{queue} in {f.get('in', 0)} out {f.get('out', 0)} dropped {f.get('dropped', 0)} "
+                    f"size {f.get('size', 0)}"
+                )
+            self.log.debug("Activity of %r: %s.", name, "; ".join(parts))
 
 
 def _die_with_parent() -> None:
@@ -154,8 +298,10 @@ class Worker:
 
     instance: int
     pid: int = 0
-    ready_fd: int | None = None
+    status_fd: int | None = None  # the worker's status pipe: "0 ok" once started, "0 finished" at the end
+    buffer: bytes = b""
     ready: bool = False
+    finished: bool = False
     started: float = 0.0
     failures: int = 0
     restart_at: float | None = None
@@ -166,54 +312,76 @@ class Worker:
 class Supervisor:
     """Forks *instances* workers for *config*, supervises them, and holds *pid_path*.
 
+    :param pid_path: the pidfile, or None for none (a foreground run without ``--pid``).
     :param status_fd: where a detached daemon reports ``0 started`` or an error to the
         process that launched it (None in the foreground).
+    :param name: the program's name, first word of the process titles
+        (``wishbone: supervisor CONFIG``, ``wishbone: worker #0 CONFIG``).
+    :param shown_config: the bootstrap file as the user named it, for the titles.
     """
 
     def __init__(
         self,
         config: str,
         instances: int,
-        pid_path: str,
+        pid_path: str | None,
         deadline: float = 10.0,
         status_fd: int | None = None,
+        name: str = "wishbone",
+        shown_config: str | None = None,
     ) -> None:
         self.config = config
         self.instances = instances
         self.pid_path = pid_path
         self.deadline = deadline
         self.status_fd = status_fd
+        self.name = name
+        self.shown_config = shown_config or config
         self.log = source_logger("Server")
         self.workers = [Worker(k) for k in range(instances)]
         self._signals = 0
+        self._hangups = 0
         self._stop_at: float | None = None
         self._forced = False
         self._result = 0
 
     # ------------------------------------------------------------------ entry
     def run(self) -> int:
-        """Acquire the pidfile, start the workers, supervise until stopped; return an exit code."""
-        try:
-            stale = pidfile.acquire(self.pid_path, os.getpid())
-        except pidfile.PidFileError as exc:
-            self.log.error("%s", exc)
-            report(self.status_fd, 1, str(exc))
-            return 1
-        if stale:
-            self.log.info("Removed stale pidfile %s (pids %s).", self.pid_path, ", ".join(map(str, stale)))
+        """Acquire the pidfile, start the workers, supervise until stopped or finished; return an exit code."""
+        if self.pid_path is not None:
+            try:
+                stale = pidfile.acquire(self.pid_path, os.getpid())
+            except pidfile.PidFileError as exc:
+                self.log.error("%s", exc)
+                report(self.status_fd, 1, str(exc))
+                return 1
+            if stale:
+                self.log.info("Removed stale pidfile %s (pids %s).", self.pid_path, ", ".join(map(str, stale)))
+        set_title(f"{self.name}: supervisor {self.shown_config}")
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_hangup)
         try:
             if self._start_all():
                 self._supervise()
             self._wait_all()
         finally:
-            pidfile.remove(self.pid_path, os.getpid())
+            if self.pid_path is not None:
+                pidfile.remove(self.pid_path, os.getpid())
         self.log.info("Stopped (exit status %d).", self._result)
         return self._result
 
     def _on_signal(self, signum: int, frame: object) -> None:
         self._signals += 1  # acted upon by the loop, never here
+
+    def _on_hangup(self, signum: int, frame: object) -> None:
+        self._hangups += 1  # acted upon by the loop, never here
+
+    def _hangup(self) -> None:
+        """Act on SIGHUP: reopen the parent's log files, then pass SIGHUP on to every worker."""
+        self._hangups = 0
+        hangup(self.log)
+        self._send(signal.SIGHUP)
 
     # ------------------------------------------------------------------ start-up
     def _start_all(self) -> bool:
@@ -223,7 +391,7 @@ class Supervisor:
         failed: list[Worker] = []
         while not all(w.ready for w in self.workers):
             self._poll(0.1)
-            failed = [w for w in self.workers if w.exit_code is not None]
+            failed = [w for w in self.workers if w.exit_code is not None and not w.finished]
             if failed or self._signals:
                 break
         else:
@@ -246,30 +414,34 @@ class Supervisor:
         sys.stderr.flush()
         parent = os.getpid()
         stops = {signal.SIGTERM, signal.SIGINT}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # a stop signal now waits until each side is ready
+        blocked = {*stops, signal.SIGHUP}
+        signal.pthread_sigmask(signal.SIG_BLOCK, blocked)  # a signal now waits until each side is ready
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
                 os.close(r)
-                for fd in [self.status_fd, *(x.ready_fd for x in self.workers)]:
+                for fd in [self.status_fd, *(x.status_fd for x in self.workers)]:
                     if fd is not None:
                         os.close(fd)
                 for sig in stops:
                     signal.signal(sig, signal.SIG_DFL)
+                signal.signal(signal.SIGHUP, signal.SIG_IGN)  # run_worker handles it; it never kills
                 _die_with_parent()
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
                 if os.getppid() != parent:  # the parent died before we asked to die with it
                     os._exit(1)
+                set_title(f"{self.name}: worker #{worker.instance} {self.shown_config}")
                 code = run_worker(self.config, worker.instance, self.deadline, w)
             except BaseException:
                 logging.getLogger("wishbone").exception("Instance #%d crashed", worker.instance)
             finally:
                 logging.shutdown()
                 os._exit(code)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
         os.close(w)
-        worker.pid, worker.ready_fd, worker.ready = pid, r, False
+        os.set_blocking(r, False)  # read only what select() said is there; never hang on a worker
+        worker.pid, worker.status_fd, worker.buffer, worker.ready = pid, r, b"", False
         worker.started, worker.exit_code, worker.restart_at = time.monotonic(), None, None
 
     # ------------------------------------------------------------------ the loop
@@ -277,6 +449,9 @@ class Supervisor:
         while self._stop_at is None:
             if self._signals:
                 self._begin_stop()
+                break
+            if all(w.finished and not w.pid for w in self.workers):
+                self.log.info("Every instance has finished its work.")
                 break
             now = time.monotonic()
             for worker in self.workers:
@@ -287,26 +462,52 @@ class Supervisor:
             self._poll(0.1)
 
     def _poll(self, timeout: float) -> None:
-        """Wait up to *timeout* for a ready report, then reap whatever has exited."""
-        fds = [w.ready_fd for w in self.workers if w.ready_fd is not None]
+        """Wait up to *timeout* for a status line, then reap whatever has exited."""
+        if self._hangups:
+            self._hangup()
+        fds = [w.status_fd for w in self.workers if w.status_fd is not None]
         if fds:
-            readable = select.select(fds, [], [], timeout)[0]
+            try:
+                readable = select.select(fds, [], [], timeout)[0]
+            except InterruptedError:  # pragma: no cover (PEP 475 retries; kept for clarity)
+                readable = []
         else:
             readable = []
             time.sleep(timeout)
         for worker in self.workers:
-            if worker.ready_fd in readable:
-                self._read_ready(worker)
+            if worker.status_fd in readable:
+                self._read_status(worker)
         self._reap()
 
-    def _read_ready(self, worker: Worker, timeout: float = 0.5) -> None:
-        fd = worker.ready_fd
-        status = read_status(fd, timeout) if fd is not None else None
-        worker.ready_fd = None
-        if status is None:
-            return  # closed without a word: it exited, reaping will tell
-        code, message = status
-        if code == 0:
+    def _read_status(self, worker: Worker) -> bool:
+        """Read what the worker's status pipe holds now; act on every whole line; close it at its end.
+
+        False when there was nothing to read (the pipe is non-blocking).
+        """
+        fd = worker.status_fd
+        if fd is None:
+            return False
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:
+            os.close(fd)
+            worker.status_fd = None
+        worker.buffer += chunk
+        *lines, worker.buffer = worker.buffer.split(b"\n")
+        for line in lines:
+            code, _, message = line.decode("utf-8", "replace").partition(" ")
+            if code.isdigit():
+                self._status(worker, int(code), message)
+        return bool(chunk)
+
+    def _status(self, worker: Worker, code: int, message: str) -> None:
+        if code == 0 and message == FINISHED:
+            worker.finished = True
+        elif code == 0:
             worker.ready = True
             if worker.restarts:
                 self.log.info("Instance #%d restarted (pid %d).", worker.instance, worker.pid)
@@ -330,9 +531,17 @@ class Supervisor:
 
     def _exited(self, worker: Worker, code: int) -> None:
         pid, worker.pid, worker.exit_code = worker.pid, 0, code
-        if worker.ready_fd is not None:  # it may have reported just before exiting
-            self._read_ready(worker, timeout=0.0)
+        while worker.status_fd is not None:  # it may have reported just before exiting: read to the end
+            if not self._read_status(worker) and worker.status_fd is not None:
+                os.close(worker.status_fd)  # nothing more, yet not closed: a child of it holds the pipe
+                worker.status_fd = None
         how = f"signal {-code}" if code < 0 else f"status {code}"
+        if worker.finished:
+            # Its inputs are done and it drained: restarting it would replay them.
+            if code != 0:
+                self._result = self._result or 1
+            self.log.info("Instance #%d finished (%s); not restarted.", worker.instance, how)
+            return
         if self._stop_at is None and self._signals:
             # The same signal reached the worker too (Ctrl-C, or `timeout`, signals the whole
             # process group) and it exited before this loop acted on it: a stop, not a death.
@@ -390,6 +599,10 @@ class Supervisor:
                 self._forced = True
                 self._result = self._result or 1
                 self._send(signal.SIGKILL)
+        for worker in self.workers:
+            if worker.status_fd is not None:
+                os.close(worker.status_fd)
+                worker.status_fd = None
 
     def _send(self, sig: int) -> None:
         for worker in self.workers:
@@ -404,6 +617,8 @@ class Supervisor:
         return [os.getpid(), *(w.pid for w in self.workers if w.pid)]
 
     def _write_pidfile(self) -> None:
+        if self.pid_path is None:
+            return
         try:
             pidfile.write(self.pid_path, self._pids())
         except OSError as exc:

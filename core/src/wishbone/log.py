@@ -1,15 +1,30 @@
-"""Logging in the seed's format, and a rate limit for messages about bad input.
+"""Logging in the seed's format, a rate limit for messages about bad input, and secret masking.
 
 Lines look like ``2012-11-25 16:38:30,202 INFO Instance #0:loopback: Started.``: the
 *source* is ``Server`` for the process supervisor and ``Instance #N:NAME`` for a module.
+
+Anything that shows parameters (the debug log, ``validate``, error messages) passes them
+through :func:`mask` first: one function decides what a secret is.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from typing import Any
 
-__all__ = ["FORMAT", "RateLimitedLog", "SeedFormatter", "configure", "source_logger"]
+__all__ = [
+    "FORMAT",
+    "LEVELS",
+    "MASK",
+    "RateLimitedLog",
+    "SeedFormatter",
+    "configure",
+    "mask",
+    "reopen",
+    "source_logger",
+]
 
 FORMAT = "%(asctime)s %(levelname)s %(source)s: %(message)s"
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -33,7 +48,8 @@ def source_logger(source: str, name: str = "wishbone") -> logging.LoggerAdapter:
 
 
 def configure(level: str = "info", stream=None, filename: str | None = None) -> None:
-    """Send Wishbone's log to *stream* (default stderr) or *filename* at *level*."""
+    """Send Wishbone's log to *stream* (default stderr) or *filename* at *level* (any case)."""
+    level = level.lower()
     if level not in LEVELS:
         raise ValueError(f"unknown log level {level!r}; expected one of {', '.join(LEVELS)}")
     handler: logging.Handler
@@ -44,6 +60,52 @@ def configure(level: str = "info", stream=None, filename: str | None = None) -> 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+
+
+def reopen() -> list[str]:
+    """Reopen every log file the root logger writes to; return their paths.
+
+    After logrotate moved a file away, the process goes on writing to the moved file until
+    it reopens it by name: this is what SIGHUP does. Streams and syslog are left alone.
+    """
+    reopened = []
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler):
+            stream = open(handler.baseFilename, handler.mode, encoding=handler.encoding)  # noqa: SIM115 (kept by the handler)
+            old = handler.setStream(stream)
+            if old is not None:
+                old.close()
+            reopened.append(handler.baseFilename)
+    return reopened
+
+
+MASK = "****"
+# Parameter names whose values are secrets: password, passwd, pass, secret, token, api_key, apikey,
+# credentials, private_key, authorization (anywhere in the name, any case; "passthrough" is not one).
+_SECRET_NAME = re.compile(
+    r"pass(word|wd|phrase)?(?![a-z])|secret|token|api[_-]?key|credential|private[_-]?key|authoriz", re.I
+)
+# user:password@ in a URL (amqp://, redis://, postgresql://, http://...).
+# The password runs to the last "@" of the authority, so a raw "@" in it is masked too.
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
+
+
+def mask(value: Any, name: str = "") -> Any:
+    """*value* with its secrets replaced by ``****``, for showing; the original is not changed.
+
+    A value whose (parameter or key) *name* looks secret (password, secret, token, api_key,
+    credentials, authorization...) is masked whole; in every string, a URL's password
+    (``amqp://user:****@host``) is masked. Dicts and lists are masked recursively.
+    """
+    if name and _SECRET_NAME.search(name) and value not in (None, "", {}, []):
+        return MASK
+    if isinstance(value, str):
+        return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", value)
+    if isinstance(value, dict):
+        return {k: mask(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(mask(v) for v in value)
+    return value
 
 
 class RateLimitedLog:

@@ -37,20 +37,25 @@ def alive(pid: int) -> bool:
     return state not in (b"Z", b"X")
 
 
-def runs(pid: int, programs: tuple[str, ...]) -> bool:
+def runs(pid: int, programs: tuple[str, ...], titles: tuple[str, ...] = ()) -> bool:
     """True if process *pid* runs one of *programs* (an argument's file name), as far as /proc tells.
 
-    Guards ``stop`` and ``kill`` against a pidfile naming somebody else's process (a stale
-    pidfile whose pid was reused). Where /proc cannot be read, the pidfile is trusted.
+    A process that set its title (``wishbone: worker #0 FILE``) is recognised by a title
+    starting with one of *titles*. Guards ``stop`` and ``kill`` against a pidfile naming
+    somebody else's process (a stale pidfile whose pid was reused). Where /proc cannot be
+    read, the pidfile is trusted.
     """
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            args = fh.read().split(b"\0")
+            raw = fh.read()
     except FileNotFoundError:
         return False
     except OSError:
         return True
-    names = {os.path.basename(a.decode(errors="replace")) for a in args if a}
+    args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    if args and any(args[0].startswith(t) for t in titles):
+        return True
+    names = {os.path.basename(a) for a in args}
     return any(p in names for p in programs)
 
 

@@ -17,6 +17,7 @@ import sys
 import gevent
 from wishbone import Pipeline
 from wishbone.log import configure
+from wishbone.testing import bootstrap
 
 
 def write_calls() -> int:
@@ -32,13 +33,7 @@ def main() -> None:
     """Run the pipeline, then report."""
     configure("info", sys.stderr)
     generator, output = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-    doc = {
-        "bootstrap": {
-            "input": {"module": "testevent", "variables": generator},
-            "out": {"module": "stdout", "variables": output},
-        },
-        "routingtable": {"input.outbox": ["out.inbox"]},
-    }
+    doc = bootstrap({"input": ("testevent", generator), "out": ("stdout", output)}, {"input.outbox": ["out.inbox"]})
     pipeline = Pipeline.from_dict(doc)
     gevent.signal_handler(signal.SIGTERM, pipeline.request_stop)
     before = write_calls()

@@ -16,7 +16,7 @@ import pytest
 from wb_stdout import STDOUT, to_text
 from wb_stdout.writer import FdWriter
 from wishbone import Pipeline, new_event
-from wishbone.testing import Harness
+from wishbone.testing import Harness, bootstrap
 
 CHILD = str(pathlib.Path(__file__).parent / "stdout_child.py")
 
@@ -37,9 +37,8 @@ def report(stderr: bytes) -> dict:
 
 
 def build(modules: dict, routes: dict) -> Pipeline:
-    """A pipeline from ``{"name": ("module", {variables})}`` and a routing table."""
-    doc = {"bootstrap": {n: {"module": m, "variables": v} for n, (m, v) in modules.items()}, "routingtable": routes}
-    return Pipeline.from_dict(doc)
+    """The pipeline of :func:`wishbone.testing.bootstrap`'s document."""
+    return Pipeline.from_dict(bootstrap(modules, routes))
 
 
 def cpu_seconds(pid: int) -> float:

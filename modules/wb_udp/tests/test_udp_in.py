@@ -14,10 +14,17 @@ import time
 import gevent
 import gevent.socket
 import pytest
-from udp_helpers import WORKER, build, free_port, read_line, start_sender, wait_process, wait_until
 from wb_udp import UDPIn
-from wishbone import BootstrapError
-from wishbone.testing import Harness
+from wishbone import BootstrapError, Pipeline
+from wishbone.testing import Harness, bootstrap, free_udp_port
+
+
+def build(modules: dict, routes: dict) -> Pipeline:
+    """The pipeline of :func:`wishbone.testing.bootstrap`'s document."""
+    return Pipeline.from_dict(bootstrap(modules, routes))
+
+
+WORKER = str(pathlib.Path(__file__).parent / "udp_worker.py")
 
 
 def send(port: int, *datagrams: bytes) -> tuple[str, int]:
@@ -29,7 +36,7 @@ def send(port: int, *datagrams: bytes) -> tuple[str, int]:
         return s.getsockname()
 
 
-def test_hundred_thousand_datagrams_from_another_process_all_arrive():
+def test_hundred_thousand_datagrams_from_another_process_all_arrive(start_sender, wait_process, wait_until):
     p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
     with gevent.Timeout(60):
         p.start()
@@ -68,7 +75,7 @@ def test_text_decoding_and_invalid_utf8_goes_to_failed():
     assert bad["headers"]["error"]["type"] == "UnicodeDecodeError"
 
 
-def test_json_decoding_errors_are_routed_to_failed_and_counted():
+def test_json_decoding_errors_are_routed_to_failed_and_counted(wait_until):
     p = build(
         {"udp": ("udp_in", {"port": 0, "decode": "json"}), "sink": ("null", {}), "bad": ("null", {})},
         {"udp.outbox": ["sink.inbox"], "udp.failed": ["bad.inbox"]},
@@ -98,7 +105,7 @@ def test_json_decoding_errors_show_the_reason_and_raw_bytes():
     assert "udp" in bad["headers"]
 
 
-def test_unrouted_failed_queue_counts_the_datagrams_as_dropped():
+def test_unrouted_failed_queue_counts_the_datagrams_as_dropped(wait_until):
     p = build({"udp": ("udp_in", {"port": 0, "decode": "json"}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
     with gevent.Timeout(10):
         p.start()
@@ -117,8 +124,8 @@ def test_datagram_longer_than_max_size_goes_to_failed_not_cut_short():
     assert "max_size" in bad["headers"]["error"]["message"]
 
 
-def test_two_processes_share_a_port_with_so_reuseport():
-    port = free_port()
+def test_two_processes_share_a_port_with_so_reuseport(start_sender, wait_process, read_line):
+    port = free_udp_port()
     workers = [
         subprocess.Popen([sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(2)
@@ -182,7 +189,7 @@ def test_bad_parameters_are_load_errors(variables, needle):
         build({"udp": ("udp_in", variables), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
 
 
-def test_gevent_socket_sender_in_the_same_process_does_not_starve():
+def test_gevent_socket_sender_in_the_same_process_does_not_starve(wait_until):
     # reader and sender share one hub: the reader must yield between batches
     p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
     with gevent.Timeout(20):
@@ -198,7 +205,7 @@ def test_gevent_socket_sender_in_the_same_process_does_not_starve():
         assert p.stop(5)
 
 
-def test_kernel_drops_are_counted_when_the_receive_buffer_overflows():
+def test_kernel_drops_are_counted_when_the_receive_buffer_overflows(wait_until):
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "buffer_size": 4096}) as h:
         # the hub is held (no gevent wait): nothing reads while 1000 datagrams arrive
         send(h.module.port, *[b"%04d" % i for i in range(1000)])

@@ -8,10 +8,14 @@ import socket
 import gevent
 import gevent.socket
 import pytest
-from udp_helpers import build, free_port, wait_until
 from wb_udp import UDPOut
-from wishbone import new_event
-from wishbone.testing import Harness
+from wishbone import Pipeline, new_event
+from wishbone.testing import Harness, bootstrap, free_udp_port
+
+
+def build(modules: dict, routes: dict) -> Pipeline:
+    """The pipeline of :func:`wishbone.testing.bootstrap`'s document."""
+    return Pipeline.from_dict(bootstrap(modules, routes))
 
 
 @pytest.fixture
@@ -50,7 +54,7 @@ def test_a_datagram_too_long_goes_to_failed_and_is_counted(receiver):
     assert h.module.metrics() == {"sent": 1, "send_errors": 1}
 
 
-def test_a_pipeline_sends_every_event(receiver):
+def test_a_pipeline_sends_every_event(receiver, wait_until):
     port = receiver.getsockname()[1]
     got = []
 
@@ -72,8 +76,8 @@ def test_a_pipeline_sends_every_event(receiver):
     assert p.snapshot()["modules"]["out"]["sent"] == 5000
 
 
-def test_udp_out_into_udp_in_round_trip():
-    port = free_port()
+def test_udp_out_into_udp_in_round_trip(wait_until):
+    port = free_udp_port()
     p = build(
         {
             "input": ("testevent", {"interval": 0, "count": 2000, "payload": {"n": 1}}),

@@ -13,18 +13,13 @@ import sys
 
 import gevent
 from wishbone import Pipeline
+from wishbone.testing import bootstrap
 
 
 def main() -> None:
     """Run the pipeline until SIGTERM, then report."""
     port = int(sys.argv[1])
-    doc = {
-        "bootstrap": {
-            "udp": {"module": "udp_in", "variables": {"port": port}},
-            "sink": {"module": "null", "variables": {}},
-        },
-        "routingtable": {"udp.outbox": ["sink.inbox"]},
-    }
+    doc = bootstrap({"udp": ("udp_in", {"port": port}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
     pipeline = Pipeline.from_dict(doc)
     gevent.signal_handler(signal.SIGTERM, pipeline.request_stop)
     pipeline.start()

@@ -11,6 +11,7 @@ class Null(Output):
 
     Queues:
         inbox: events to discard.
+        outbox: never used: nothing is passed on.
     """
 
     ready = True  # connects to nothing

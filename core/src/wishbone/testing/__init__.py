@@ -3,7 +3,9 @@
 Shipped with the core and registered as a pytest plugin (entry point ``pytest11``), so a
 module package's tests get the fixtures ``harness``, ``udp_port``, ``amqp_url`` and
 ``amqp_vhost``/``amqp_vhost_url`` (a throwaway RabbitMQ vhost) without imports.
-:mod:`wishbone.testing.cli` runs the real ``wishbone`` command in a subprocess. The pieces::
+:mod:`wishbone.testing.cli` runs the real ``wishbone`` command in a subprocess;
+:func:`bootstrap`, :func:`write_bootstrap` and :func:`load_bootstrap` build the bootstrap of a
+pipeline from a compact description (:mod:`wishbone.testing.builder`). The pieces::
 
     from wishbone.testing import Harness, conformance
 
@@ -24,16 +26,30 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from wishbone.testing.builder import bootstrap, load_bootstrap, write_bootstrap
     from wishbone.testing.harness import Harness, HarnessTimeout
     from wishbone.testing.services import AMQP_URL, amqp_available, free_udp_port
     from wishbone.testing.suite import conformance
 
-__all__ = ["AMQP_URL", "Harness", "HarnessTimeout", "amqp_available", "conformance", "free_udp_port"]
+__all__ = [
+    "AMQP_URL",
+    "Harness",
+    "HarnessTimeout",
+    "amqp_available",
+    "bootstrap",
+    "conformance",
+    "free_udp_port",
+    "load_bootstrap",
+    "write_bootstrap",
+]
 
 _HOMES = {
     "Harness": "wishbone.testing.harness",
     "HarnessTimeout": "wishbone.testing.harness",
     "conformance": "wishbone.testing.suite",
+    "bootstrap": "wishbone.testing.builder",
+    "load_bootstrap": "wishbone.testing.builder",
+    "write_bootstrap": "wishbone.testing.builder",
     "AMQP_URL": "wishbone.testing.services",
     "amqp_available": "wishbone.testing.services",
     "free_udp_port": "wishbone.testing.services",

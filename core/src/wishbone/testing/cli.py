@@ -14,7 +14,6 @@ Every call that waits has a timeout. Nothing here needs pytest or gevent.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wishbone.pidfile import alive
+from wishbone.testing.builder import write_bootstrap  # here too: the file the command reads
 
 __all__ = [
     "WISHBONE",
@@ -72,25 +72,6 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, interval:
             return True
         time.sleep(interval)
     return bool(predicate())
-
-
-def write_bootstrap(path: Path, modules: dict, routes: dict, metrics: dict | None = None) -> str:
-    """Write a bootstrap file to *path*; return the path as a string.
-
-    *modules* is ``{"name": ("module", {variables})}`` or ``{"name": ("module", {variables},
-    {queue options})}``; *routes* is the routing table; *metrics* the optional metrics section.
-    """
-    entries = {}
-    for name, spec in modules.items():
-        entry = {"module": spec[0], "variables": spec[1]}
-        if len(spec) > 2:
-            entry["queues"] = spec[2]
-        entries[name] = entry
-    doc: dict = {"bootstrap": entries, "routingtable": routes}
-    if metrics is not None:
-        doc["metrics"] = metrics
-    path.write_text(json.dumps(doc, indent=2))
-    return str(path)
 
 
 def read_pids(path: Path) -> list[int]:

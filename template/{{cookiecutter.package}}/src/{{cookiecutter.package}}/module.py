@@ -7,10 +7,10 @@ Parameters and Queues sections true: ``wishbone show {{ cookiecutter.name }}`` p
 
 from __future__ import annotations
 
-from wishbone import Module
+from wishbone import Processor
 
 
-class {{ cookiecutter.class_name }}(Module):
+class {{ cookiecutter.class_name }}(Processor):
     """Puts a prefix before the text data of each event.
 
     Parameters:
@@ -35,10 +35,11 @@ class {{ cookiecutter.class_name }}(Module):
 {%- elif cookiecutter.kind == "input" -%}
 """The ``{{ cookiecutter.name }}`` input: reads text datagrams from a UDP port.
 
-An input consumes nothing (``consumes = {}``). It opens its resources in ``on_start``,
-reads in a producer greenlet that loops while ``self.running``, and hands events on in
-batches. It never blocks the process: the socket is non-blocking and gevent waits for it
-(no monkey-patching needed).
+An input (a subclass of ``wishbone.Input``) consumes nothing. It opens its resources in
+``on_start``, reads in a producer greenlet that loops while ``self.running``, hands events on
+in batches, and says when it can do its work (``ready``: here, once the socket is bound).
+It never blocks the process: the socket is non-blocking and gevent waits for it (no
+monkey-patching needed).
 """
 
 from __future__ import annotations
@@ -46,13 +47,13 @@ from __future__ import annotations
 import socket
 
 from gevent.socket import wait_read
-from wishbone import Module, new_event
+from wishbone import Input, new_event
 
 #: Datagrams handed on at most at once.
 BATCH = 100
 
 
-class {{ cookiecutter.class_name }}(Module):
+class {{ cookiecutter.class_name }}(Input):
     """Reads text datagrams from a UDP port; each becomes an event.
 
     Parameters:
@@ -62,8 +63,6 @@ class {{ cookiecutter.class_name }}(Module):
     Queues:
         outbox: one event per datagram, its UTF-8 text as ``data``.
     """
-
-    consumes: dict[str, str] = {}
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         if not 0 < port < 65536:
@@ -80,6 +79,11 @@ class {{ cookiecutter.class_name }}(Module):
         sock.bind((self.host, self.port))
         self._sock = sock
         self.spawn_producer(self._read, sock)
+
+    @property
+    def ready(self) -> bool:
+        """True once the socket is bound (``/ready`` and ``wishbone_module_ready`` read it)."""
+        return self._sock is not None
 
     def on_stop(self) -> None:
         """Close the socket (the reader has returned by now)."""
@@ -108,7 +112,8 @@ class {{ cookiecutter.class_name }}(Module):
 {%- else -%}
 """The ``{{ cookiecutter.name }}`` output: appends the data of events to a file.
 
-An output delivers what it consumes outside. It collects a batch in ``consume()`` and
+An output (a subclass of ``wishbone.Output``) delivers what it consumes outside and does not
+change the events it is given. It collects a batch in ``consume()`` and
 writes it at once in ``end_of_batch()``, keeping the events until then, so an input that
 acknowledges its source (AMQP) only does so once they are written.
 """
@@ -117,10 +122,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from wishbone import Module
+from wishbone import Output
 
 
-class {{ cookiecutter.class_name }}(Module):
+class {{ cookiecutter.class_name }}(Output):
     """Appends the text data of each event to a file, one line per event.
 
     Parameters:
@@ -143,6 +148,11 @@ class {{ cookiecutter.class_name }}(Module):
     def on_start(self) -> None:
         """Open the file (a missing directory fails the start)."""
         self._file = open(self.path, "a", encoding="utf-8")  # closed in on_stop
+
+    @property
+    def ready(self) -> bool:
+        """True while the file is open."""
+        return self._file is not None and not self._file.closed
 
     def consume(self, event: dict) -> None:
         """Keep the event for this batch's write, or raise: it goes to ``failed``."""

@@ -1,0 +1,159 @@
+"""Reading a bootstrap file: JSON or YAML, then ``${VAR}`` references and secrets resolved.
+
+* **Format** by extension: ``.yaml``/``.yml`` is YAML (comments, no quotes needed), anything
+  else JSON (the seed's format and the documented default). Both give the same document and
+  the same path-precise errors; YAML errors also give the line and column.
+* **References**, resolved at load in every string value: ``${VAR}`` (the environment
+  variable; missing is an error naming the JSON path), ``${VAR:-default}`` (the default when
+  VAR is unset or empty), ``${file:/run/secrets/db}`` (a secret: the file's content, one
+  trailing newline removed), and ``$${`` for a literal ``${``. A string that is exactly one
+  reference whose value reads as a JSON number or boolean (``"${PORT}"`` with PORT=8080)
+  becomes that number or boolean, so a port can come from the environment.
+* **Secrets**: a value read with ``${file:...}``, and the value of any variable whose name
+  says it is one (``PASSWORD``, ``SECRET``, ``TOKEN``, ``KEY``), is registered with
+  :data:`SECRETS`; :class:`SecretFilter` (the command line installs it on every log handler)
+  and :func:`scrub` replace it with ``****`` wherever it would be printed, so it appears in
+  no log line, error message, ``validate`` or ``show`` output.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from wishbone.bootstrap import BootstrapError, jpath
+
+__all__ = ["SECRETS", "SecretFilter", "interpolate", "parse_yaml", "scrub"]
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
+_MASK = "****"
+
+
+class _Secrets:
+    """The secret values of the loaded bootstrap files, longest first (so none hides in another)."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def add(self, value: str) -> None:
+        if len(value) >= 3 and value not in self.values:  # a 1-2 character secret would mask everything
+            self.values.append(value)
+            self.values.sort(key=len, reverse=True)
+
+
+#: Every secret resolved so far in this process.
+SECRETS = _Secrets()
+
+
+def scrub(text: str) -> str:
+    """*text* with every registered secret replaced by ``****``."""
+    for value in SECRETS.values:
+        if value in text:
+            text = text.replace(value, _MASK)
+    return text
+
+
+class SecretFilter(logging.Filter):
+    """A logging filter that scrubs secrets out of every record's message (and its arguments)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if SECRETS.values:
+            message = record.getMessage()
+            clean = scrub(message)
+            if clean != message:
+                record.msg, record.args = clean, None
+        return True
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """The document of a YAML bootstrap file; a syntax error names the line and column."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        """Safe YAML, refusing duplicate keys like the JSON reader does."""
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+        seen: dict = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node)
+            if key in seen:
+                mark = key_node.start_mark
+                raise BootstrapError(
+                    source, "", f"duplicate key {key!r} at line {mark.line + 1} column {mark.column + 1}"
+                )
+            seen[key] = loader.construct_object(value_node, deep=True)
+        return seen
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        raise BootstrapError(source, "", f"not YAML: {exc.problem}{where}") from None
+    except yaml.YAMLError as exc:
+        raise BootstrapError(source, "", f"not YAML: {exc}") from None
+
+
+def _resolve(reference: str, source: str, path: str, environ: Mapping[str, str]) -> str:
+    if reference.startswith("file:"):
+        name = reference[5:]
+        try:
+            with open(name, encoding="utf-8") as f:
+                value = f.read()
+        except OSError as exc:
+            raise BootstrapError(source, path, f"cannot read the secret file {name!r}: {exc.strerror}") from None
+        value = value[:-1] if value.endswith("\n") else value
+        SECRETS.add(value)
+        return value
+    name, sep, default = reference.partition(":-")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise BootstrapError(
+            source, path, f"${{{reference}}} is not a reference: expected ${{VAR}}, ${{VAR:-default}} or ${{file:PATH}}"
+        )
+    value = environ.get(name, "")
+    if not value:
+        if not sep:
+            raise BootstrapError(
+                source, path, f"the environment variable {name} is not set (write ${{{name}:-default}} for a default)"
+            )
+        value = default
+    if _SECRET_NAME.search(name):
+        SECRETS.add(value)
+    return value
+
+
+def _string(text: str, source: str, path: str, environ: Mapping[str, str]) -> Any:
+    if "$" not in text:
+        return text
+    whole = _REFERENCE.fullmatch(text)
+    resolved = _REFERENCE.sub(
+        lambda m: "${" if m.group(0) == "$${" else _resolve(m.group(1), source, path, environ), text
+    )
+    if whole is not None and whole.group(0) != "$${":
+        try:
+            value = json.loads(resolved)
+        except ValueError:
+            return resolved
+        if isinstance(value, (int, float, bool)) and not isinstance(value, str):
+            return value
+    return resolved
+
+
+def interpolate(document: Any, source: str, environ: Mapping[str, str] | None = None, path: str = "") -> Any:
+    """*document* with every reference in its string values resolved (see the module doc)."""
+    env = os.environ if environ is None else environ
+    if isinstance(document, dict):
+        return {
+            key: interpolate(value, source, env, jpath(path, key) if path else key) for key, value in document.items()
+        }
+    if isinstance(document, list):
+        return [interpolate(value, source, env, jpath(path, i)) for i, value in enumerate(document)]
+    if isinstance(document, str):
+        return _string(document, source, path, env)
+    return document
