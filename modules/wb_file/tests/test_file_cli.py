@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 
-from wishbone.testing.cli import kill_pidfile, start_debug, wait_until, write_bootstrap
+from wishbone.testing.cli import WISHBONE, kill_pidfile, start_debug, wait_until, write_bootstrap
 
 TOTAL = 200_000
 STEP = 2_000
@@ -125,3 +126,27 @@ def test_with_two_instances_one_reads_the_files(tmp_path):
     assert out.read_text() == lines(0, 20_000)
     assert "Files are read by instance #0 only" in log.read_text()
     assert "in use by another file_in" not in log.read_text()
+
+
+def test_read_mode_through_the_cli_exits_0_with_the_checkpoint_at_the_end(tmp_path):
+    source, out, checkpoint = tmp_path / "in.log", tmp_path / "out.log", tmp_path / "cp.json"
+    source.write_text(lines(0, 50_000))
+    config = write_bootstrap(
+        tmp_path / "b.json",
+        {
+            "in": ("file_in", {"paths": [str(source)], "mode": "read", "checkpoint": str(checkpoint)}),
+            "out": ("file_out", {"path": str(out)}),
+        },
+        {"in.outbox": ["out.inbox"]},
+    )
+    for _ in range(2):  # the second run finds everything checkpointed: it reads nothing, and ends too
+        done = subprocess.run(
+            [WISHBONE, "debug", "--config", config, "--pid", str(tmp_path / "pid")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert out.read_text() == lines(0, 50_000)
+    assert _checkpointed(checkpoint) == size(source)

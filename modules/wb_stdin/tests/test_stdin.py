@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import tracemalloc
 
 import gevent
 import pytest
 from wb_stdin import Stdin
+from wishbone.testing.cli import WISHBONE, write_bootstrap
 
 
 def test_lines_while_the_pipe_stays_open(harness, stdin_pipe):
@@ -98,3 +100,26 @@ def test_raw_keeps_bytes(harness, stdin_pipe):
 def test_bad_parameters_are_refused(harness, bad):
     with pytest.raises(ValueError):
         harness(Stdin, bad)
+
+
+def test_a_regular_file_as_stdin_through_the_cli(tmp_path):
+    """``wishbone debug < file``: stdin -> null reads every line and exits 0."""
+    data = tmp_path / "in.txt"
+    data.write_bytes(b"".join(b"%d\n" % i for i in range(100_000)))
+    config = write_bootstrap(
+        tmp_path / "b.json",
+        {"in": ("stdin", {}), "out": ("null", {})},
+        {"in.outbox": ["out.inbox"]},
+        metrics={"enable": True, "module": "log", "interval": 60},
+    )
+    with open(data, "rb") as stdin:
+        done = subprocess.run(
+            [WISHBONE, "debug", "--config", config, "--pid", str(tmp_path / "pid")],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "module out consumed=100000 failed=0" in done.stderr, done.stderr[-3000:]
+    assert "End of input after 100000 line(s)." in done.stderr
