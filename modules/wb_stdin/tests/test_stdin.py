@@ -123,3 +123,26 @@ def test_a_regular_file_as_stdin_through_the_cli(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "module out consumed=100000 failed=0" in done.stderr, done.stderr[-3000:]
     assert "End of input after 100000 line(s)." in done.stderr
+
+
+def test_with_two_instances_one_reads_stdin(tmp_path):
+    """Workers share stdin: one reads it all, every line once and in order, then exit 0."""
+    data = tmp_path / "in.txt"
+    data.write_bytes(b"".join(b"%d\n" % i for i in range(200_000)))
+    config = write_bootstrap(
+        tmp_path / "b.json",
+        {"in": ("stdin", {}), "out": ("null", {})},
+        {"in.outbox": ["out.inbox"]},
+        metrics={"enable": True, "module": "log", "interval": 60},
+    )
+    with open(data, "rb") as stdin:
+        done = subprocess.run(
+            [WISHBONE, "debug", "--config", config, "--instances", "2"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Instance #0:metrics: module out consumed=200000 failed=0" in done.stderr, done.stderr[-3000:]
+    assert "Instance #1:in: stdin is read by instance #0 only" in done.stderr

@@ -89,6 +89,8 @@ class Stdin(Input):
     ``headers.error``; they are counted and logged at a bounded rate. At end of input the
     module finishes: once every input has, the pipeline drains and the process exits 0.
 
+    With ``--instances N`` only instance #0 reads stdin; in the others it finishes at once.
+
     Delivery: at most once for what is in flight. Standard input cannot be read again, so
     events read but not yet written when the process is killed are lost; a SIGTERM drains
     them first.
@@ -124,8 +126,13 @@ class Stdin(Input):
         return self._reading
 
     def on_start(self) -> None:
-        """Start the reader greenlet."""
+        """Start the reader greenlet (in instance #0; the others finish at once)."""
         self._bad = RateLimitedLog(self.log)
+        if self.context.instance != 0:
+            # Workers share one stdin: two readers would split lines between them.
+            self.log.info("stdin is read by instance #0 only: nothing to read here.")
+            self.finish()
+            return
         self._reading = True
         self.spawn_producer(self._read, 0)
 
