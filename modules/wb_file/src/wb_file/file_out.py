@@ -167,10 +167,12 @@ class FileOut(Output):
                 self.fail(event, exc)
                 continue
             written.append(event)
-        if not chunks:
-            return
+        if chunks:
+            self._write(self.path, chunks, written)
+
+    def _write(self, path: str, chunks: list, events: list) -> None:
+        """Append *chunks* (the lines of *events*) to *path* in one write; on an error, fail *events*."""
         data = b"".join(chunks)
-        path = self.path
         try:
             f = self._file(path)
             view = memoryview(data)
@@ -186,13 +188,13 @@ class FileOut(Output):
         except OSError as exc:
             self.write_errors += 1
             self._healthy = False
-            self._errors.warning("Writing %d line(s) to %s failed (%s): sent to 'failed'.", len(written), path, exc)
+            self._errors.warning("Writing %d line(s) to %s failed (%s): sent to 'failed'.", len(events), path, exc)
             self._drop(path)
-            for event in written:
+            for event in events:
                 self.fail(event, exc)
             return
         self._healthy = True
-        self.lines += len(written)
+        self.lines += len(events)
         self.bytes += len(data)
 
     def _file(self, path: str) -> _Open:
