@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 from wb_file import FileOut
@@ -26,6 +27,18 @@ def test_one_write_per_batch_into_new_directories(harness, tmp_path):
         metrics = h.module.metrics()
     assert path.read_text().splitlines() == [*[f"line {i}" for i in range(100)], "x", "bytes too"]
     assert metrics["writes"] == 2 and metrics["lines"] == 102
+
+
+def test_one_file_per_day_from_strftime_codes(harness, tmp_path):
+    with harness(FileOut, {"path": str(tmp_path / "%Y" / "app-%Y-%m-%d.log")}) as h:
+        before = time.gmtime()
+        h.feed(events("today"))
+        h.wait_consumed(1)
+        after = time.gmtime()
+    days = {time.strftime("%Y/app-%Y-%m-%d.log", t) for t in (before, after)}
+    written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.log")}
+    assert len(written) == 1 and written <= days, written
+    assert (tmp_path / written.pop()).read_text() == "today\n"
 
 
 def test_reopen_after_logrotate_moved_the_file(harness, tmp_path):

@@ -57,7 +57,9 @@ class FileOut(Output):
     at most that much acknowledged data is lost on power loss.
 
     Parameters:
-        path (str): the file to append to.
+        path (str): the file to append to; strftime codes are filled in from the time of
+            writing, in UTC (``"/srv/logs/app-%Y-%m-%d.log"``: one file per day; ``%%`` is a
+            percent sign).
         encode (str): how data becomes a line: "lines" (str or bytes, holding no newline;
             the default) or "json_lines" (one compact JSON text per event).
         fsync (str): "none" (default), "batch" or "interval", as above.
@@ -90,6 +92,8 @@ class FileOut(Output):
         if not 0 <= check_interval <= 3600:
             raise ValueError(f"check_interval must be 0 to 3600 seconds, got {check_interval}")
         self.path = path
+        self._timed = "%" in path  # strftime codes: one file per day (hour, ...)
+        self._last_dated: str | None = None
         self.encode = encode
         self.fsync = fsync
         self.fsync_interval = fsync_interval
@@ -110,7 +114,7 @@ class FileOut(Output):
         self._stopping = gevent.event.Event()
         self._pool = gevent.get_hub().threadpool  # fsync runs there, not in the hub
         try:
-            self._file(self.path)
+            self._file(self._dated(self.path))
             self._healthy = True
         except OSError as exc:
             self.log.error("Cannot open %s (%s): events go to 'failed' until it can be.", self.path, exc)
@@ -168,7 +172,18 @@ class FileOut(Output):
                 continue
             written.append(event)
         if chunks:
-            self._write(self.path, chunks, written)
+            self._write(self._dated(self.path), chunks, written)
+
+    def _dated(self, path: str) -> str:
+        """*path* with its strftime codes (``%Y-%m-%d``) filled in from the time now, in UTC."""
+        if not self._timed:
+            return path
+        dated = time.strftime(path, time.gmtime())
+        if dated != self._last_dated:  # a new day (hour...): yesterday's file is done with
+            if self._last_dated is not None:
+                self._drop(self._last_dated)
+            self._last_dated = dated
+        return dated
 
     def _write(self, path: str, chunks: list, events: list) -> None:
         """Append *chunks* (the lines of *events*) to *path* in one write; on an error, fail *events*."""
