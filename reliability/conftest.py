@@ -1,6 +1,6 @@
 """Fixtures of the reliability suite: a pidfile whose processes die with the test, a recorder
 of each scenario's figures (sent, received, duplicates, lost, time to recover), and the real
-broker on a throwaway vhost (``amqp_vhost`` of the wishbone.testing plugin, here ``vhost``).
+broker on a throwaway vhost (``amqp_vhost`` of wb-amqp's pytest plugin, here ``vhost``).
 
 Figures are printed as one JSON line per scenario (``RELIABILITY {...}``, shown with ``-s`` or
 ``-rA``) and appended to ``$WB_RELIABILITY_RESULTS`` (default: ``results.jsonl`` in pytest's
@@ -62,7 +62,7 @@ def amqp_vhost_prefix() -> str:
 def vhost(amqp_vhost: str) -> str:
     """A RabbitMQ vhost of this test session (guest may use it), deleted afterwards.
 
-    Skips without a broker or ``rabbitmqctl`` (fails under ``CI=true``), see wishbone.testing's plugin.
+    Skips without a broker or ``rabbitmqctl`` (fails under ``CI=true``), see wb_amqp.testing.plugin.
     """
     return amqp_vhost
 

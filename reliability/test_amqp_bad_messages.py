@@ -49,10 +49,9 @@ BAD = [b"", b"\xff\xfe", b"{", b"nul", b'{"a": "\xff"}', b"[" * 100_000, os.uran
 
 
 def _republished(body: bytes) -> bytes:
-    """What amqp_out publishes for the event amqp_in made of *body* (decode json): text as UTF-8,
-    anything else as compact JSON."""
-    data = json.loads(body)
-    return data.encode() if isinstance(data, str) else json.dumps(data, separators=(",", ":")).encode()
+    """What amqp_out publishes for the event amqp_in made of *body* (decode json, encode auto):
+    the same JSON value, compact, UTF-8 (a JSON string stays a JSON string)."""
+    return json.dumps(json.loads(body), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _run(tmp_path, pid_path, broker, vhost, dead_letter: bool) -> dict:

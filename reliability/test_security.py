@@ -48,6 +48,8 @@ def _run_debug(tmp_path: Path, config: str, seconds: float, during=None) -> tupl
             stdin=subprocess.DEVNULL,
         )
     try:
+        # The window starts once the worker says anything: on a loaded machine starting it takes seconds.
+        wait_until(lambda: err.stat().st_size > 0, 30)
         started = time.monotonic()
         if during is not None:
             during(err)

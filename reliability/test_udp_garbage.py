@@ -4,6 +4,7 @@ invalid JSON, with decoding text or json: each counted to ``failed``, and the in
 from __future__ import annotations
 
 import json
+import math
 import random
 import socket
 import time
@@ -30,11 +31,22 @@ def _garbage(seed: int) -> list[bytes]:
     return datagrams
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows")
+    return value
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _decodes(data: bytes, decode: str) -> bool:
     try:
         text = data.decode("utf-8")
-        if decode == "json":
-            json.loads(text)
+        if decode == "json":  # RFC 8259, as wishbone.codec: no NaN, no Infinity, no number that overflows
+            json.loads(text, parse_constant=_refuse, parse_float=_finite)
     except (ValueError, RecursionError):
         return False
     return True

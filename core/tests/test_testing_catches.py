@@ -21,12 +21,12 @@ PATCHER = '''
 
 import gevent.monkey
 
-from wishbone.module import Module
+from wishbone.module import Processor
 
 gevent.monkey.patch_time()
 
 
-class Patcher(Module):
+class Patcher(Processor):
     """Does nothing, but its import patches time.
 
     Queues:
@@ -45,13 +45,22 @@ CASES = {
             "test_start_and_stop_are_idempotent_and_prompt",
             "test_no_greenlet_alive_after_stop",
             "test_malformed_events_are_counted_not_crashing",
+            "test_a_reader_leaves_events_unchanged",  # an output: a reader, its harness stops late
         },
     ),
     "Fragile": (
         "conformance(Fragile, timeout=0.5)",
-        {"test_no_greenlet_alive_after_stop", "test_malformed_events_are_counted_not_crashing"},
+        {
+            "test_no_greenlet_alive_after_stop",
+            "test_malformed_events_are_counted_not_crashing",
+            "test_a_tracked_event_stays_tracked",
+        },
     ),
     "Patcher": ("conformance(Patcher)", {"test_import_patches_nothing"}),
+    "NoKind": ("conformance(NoKind)", {"test_declares_a_kind"}),
+    "NotReady": ("conformance(NotReady)", {"test_io_module_defines_ready"}),
+    "EarlyAck": ("conformance(EarlyAck)", {"test_a_tracked_event_stays_tracked"}),
+    "LyingReader": ("conformance(LyingReader)", {"test_a_reader_leaves_events_unchanged"}),
     "NotInstalled": (
         "conformance(Upper, entry_point='upper')",
         {"test_discoverable_by_entry_point", "test_wishbone_show_renders_it"},
@@ -71,7 +80,7 @@ def outcomes(tmp_path_factory) -> dict[str, dict[str, str]]:
     lines = "".join(f"Test{case} = {line}\n" for case, (line, _) in CASES.items())
     (tmp_path / "test_it.py").write_text(
         "from patcher_sample import Patcher\n"
-        "from test_testing_samples import Fragile, Leaky, Undocumented\n"
+        "from test_testing_samples import EarlyAck, Fragile, Leaky, LyingReader, NoKind, NotReady, Undocumented\n"
         "from wishbone.testing.samples import SlowStop, Upper\n\n"
         "from wishbone.testing import conformance\n\n"
         f"{lines}"
@@ -96,7 +105,7 @@ def outcomes(tmp_path_factory) -> dict[str, dict[str, str]]:
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_suite_catches(outcomes, case):
     checks = outcomes[case]
-    assert len(checks) == 11, checks
+    assert len(checks) == 15, checks
     failed = {name for name, outcome in checks.items() if outcome in ("failure", "error")}
     assert failed == CASES[case][1], checks
 

@@ -1,4 +1,8 @@
-"""The pytest plugin: fixtures without imports, the broker rule (skip here, fail in CI), no patching."""
+"""The pytest plugin: fixtures without imports, the missing-server rule (skip here, fail in CI), no patching.
+
+The core's kit knows no server: connector packages bring their servers' fixtures and share
+the rule through :func:`wishbone.testing.services.unavailable`.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wishbone.testing.services import amqp_available
-
-CLOSED = "amqp://guest:guest@127.0.0.1:1/%2F"  # port 1: nothing listens there
-
 USES_FIXTURES = """
+import pytest
+from wishbone.testing.services import unavailable
+
+@pytest.fixture
+def some_server():
+    unavailable("SomeServer is needed: nothing at 127.0.0.1:1; start it with `someserver --daemon`")
+
 def test_udp_port(udp_port):
     assert 1024 <= udp_port < 65536
 
-def test_amqp_url(amqp_url):
-    assert amqp_url.startswith("amqp://")
+def test_needs_a_server(some_server):
+    pass
 
 def test_harness(harness):
     from wishbone.builtin.passthrough import Passthrough
@@ -28,10 +35,10 @@ def test_harness(harness):
 """
 
 
-def run_pytest(tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
+def run_pytest(tmp_path: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     (tmp_path / "test_uses_fixtures.py").write_text(USES_FIXTURES)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-W", "error"],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-W", "error", *args],
         cwd=tmp_path,
         env={**os.environ, **env},
         capture_output=True,
@@ -40,32 +47,36 @@ def run_pytest(tmp_path: Path, env: dict) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_a_broker_the_amqp_tests_skip_and_say_how_to_start_one(tmp_path):
-    done = run_pytest(tmp_path, {"CI": "", "WISHBONE_TEST_AMQP_URL": CLOSED})
+def test_without_its_server_a_test_skips_and_says_how_to_start_it(tmp_path):
+    done = run_pytest(tmp_path, {"CI": ""})
     assert done.returncode == 0, done.stdout
     assert "2 passed, 1 skipped" in done.stdout
-    assert "rabbitmq-server -detached" in done.stdout
+    assert "start it with `someserver --daemon`" in done.stdout
 
 
-def test_without_a_broker_the_amqp_tests_fail_under_ci(tmp_path):
-    done = run_pytest(tmp_path, {"CI": "true", "WISHBONE_TEST_AMQP_URL": CLOSED})
+def test_without_its_server_a_test_fails_under_ci(tmp_path):
+    done = run_pytest(tmp_path, {"CI": "true"})
     assert done.returncode == 1, done.stdout
     assert "1 error" in done.stdout and "2 passed" in done.stdout
-    assert "CI=true: a missing broker fails the build" in done.stdout
+    assert "CI=true: a missing server fails the build" in done.stdout
 
 
-def test_amqp_url_is_the_local_broker(amqp_url):
-    assert amqp_url == os.environ.get("WISHBONE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
-    assert amqp_available(amqp_url) is None
-
-
-def test_something_that_is_not_a_broker_is_told_apart():
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen(1)
-        port = server.getsockname()[1]
-        problem = amqp_available(f"amqp://127.0.0.1:{port}/", timeout=0.3)
-    assert problem is not None and f"127.0.0.1:{port}" in problem
+def test_the_cores_kit_knows_no_broker(tmp_path):
+    # Only the core's plugin: none of a connector package's fixtures, and no broker client in it.
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--fixtures", "-p", "no:cacheprovider", "-p", "no:wb_amqp"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout
+    assert "udp_port" in done.stdout
+    assert "amqp_url" not in done.stdout and "amqp_vhost" not in done.stdout
+    kit = Path(__file__).resolve().parents[1] / "src" / "wishbone" / "testing"
+    for name in ("plugin.py", "services.py"):
+        text = (kit / name).read_text().lower()
+        assert "rabbitmq" not in text and "amqp_url =" not in text and "def amqp" not in text, f"{name} knows a broker"
 
 
 def test_udp_port_is_free_to_bind(udp_port):
@@ -103,5 +114,5 @@ def test_pytest_fixtures_lists_them_with_their_documentation(tmp_path):
     )
     listed = done.stdout
     assert "wishbone/testing/plugin.py" in listed
-    for line in ("A factory of harnesses", "A free UDP port on 127.0.0.1", "The URL of a reachable AMQP broker"):
+    for line in ("A factory of harnesses", "A free UDP port on 127.0.0.1"):
         assert line in listed

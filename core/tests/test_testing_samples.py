@@ -7,15 +7,16 @@ The good samples are in :mod:`wishbone.testing.samples`.
 from __future__ import annotations
 
 import gevent
-from wishbone.module import Module
+from wishbone.event import new_event
+from wishbone.module import Input, Module, Processor
 
 
-class Undocumented(Module):
+class Undocumented(Processor):
     def __init__(self, level: int = 1) -> None:
         self.level = level
 
 
-class Leaky(Module):
+class Leaky(Processor):
     """Starts a greenlet behind the framework's back and never stops it.
 
     Queues:
@@ -26,7 +27,7 @@ class Leaky(Module):
         self.forever = gevent.spawn(gevent.sleep, 3600)
 
 
-class Fragile(Module):
+class Fragile(Processor):
     """Its consumer dies on the first event (it raises what the framework does not catch).
 
     Queues:
@@ -35,3 +36,47 @@ class Fragile(Module):
 
     def consume(self, event: dict) -> None:
         raise gevent.GreenletExit("consumer gone")
+
+
+class NoKind(Module):
+    """Passes events on, but declares no kind (it subclasses Module itself).
+
+    Queues:
+        inbox: events in.
+        outbox: the same events.
+    """
+
+
+class NotReady(Input):
+    """An input that never says whether it is bound or connected.
+
+    Queues:
+        outbox: nothing, ever.
+    """
+
+
+class EarlyAck(Processor):
+    """Re-wraps each event in a plain new dict, which acknowledges the original early.
+
+    Queues:
+        inbox: events in.
+        outbox: new events with the same data.
+    """
+
+    def consume(self, event: dict) -> None:
+        self.emit(new_event(event["data"]))
+
+
+class LyingReader(Processor):
+    """Says it does not change events, and changes them.
+
+    Queues:
+        inbox: events in.
+        outbox: the changed events.
+    """
+
+    changes_events = False
+
+    def consume(self, event: dict) -> None:
+        event["headers"]["touched"] = True
+        self.emit(event)

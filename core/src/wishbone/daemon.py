@@ -431,6 +431,8 @@ class Supervisor:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
                 if os.getppid() != parent:  # the parent died before we asked to die with it
                     os._exit(1)
+                # which server this worker belongs to (wb-udp: only one server's workers share a port)
+                os.environ["WISHBONE_SERVER_PID"] = str(parent)
                 set_title(f"{self.name}: worker #{worker.instance} {self.shown_config}")
                 code = run_worker(self.config, worker.instance, self.deadline, w)
             except BaseException:

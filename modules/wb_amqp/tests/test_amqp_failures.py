@@ -154,6 +154,17 @@ def test_the_password_never_shows_in_errors_or_docs():
     assert AMQPIn().url == AMQPOut().url == "amqp://127.0.0.1:5672/%2F"
 
 
+@pytest.mark.parametrize("cls", [AMQPIn, AMQPOut])
+@pytest.mark.parametrize(
+    ("delays", "words"),
+    [((0, 1), "more than 0"), ((2, 1), "shorter than the first")],
+)
+def test_nonsense_reconnect_delays_are_refused_naming_the_parameters(cls, delays, words):
+    with pytest.raises(ValueError, match=words) as info:
+        cls(reconnect_delay=delays[0], reconnect_max_delay=delays[1])
+    assert "reconnect_delay" in str(info.value) and "reconnect_max_delay" in str(info.value)
+
+
 def test_an_event_carries_the_delivery_in_its_headers(amqp_url, broker, harness):
     import pika
 
@@ -183,7 +194,7 @@ def test_a_body_that_does_not_decode_goes_to_failed_and_is_rejected(amqp_url, br
     h = harness(AMQPIn, {"url": amqp_url, "queue": source, "decode": "json", "declare": False}, timeout=10).start()
     [bad] = h.collect("failed", 1)
     [good] = h.collect("outbox", 1)
-    assert bad["data"] == b"{not json" and bad["headers"]["error"]["type"] == "JSONDecodeError"
+    assert bad["data"] == b"{not json" and bad["headers"]["error"]["type"] == "CodecError"
     assert good["data"] == [1]
     del bad, good
     h.collected("failed").clear()

@@ -72,7 +72,55 @@ def test_text_decoding_and_invalid_utf8_goes_to_failed():
         [bad] = h.collect("failed", 1)
     assert [e["data"] for e in good] == ["héllo\n", ""]
     assert bad["data"] == b"\xff\xfe bad"
-    assert bad["headers"]["error"]["type"] == "UnicodeDecodeError"
+    assert bad["headers"]["error"]["type"] == "CodecError"
+    assert bad["headers"]["error"]["message"] == "invalid UTF-8 at byte 0: invalid start byte"
+
+
+def test_lines_decoding_strips_the_newline_echo_adds_and_splits_lines():
+    # `echo hello | nc -u` sends "hello\n"; with decode text the newline stays (above), with lines it goes
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "lines"}) as h:
+        addr = send(h.module.port, b"hello\n", b"one\r\ntwo\nthree", b"", b"\n", "é\n".encode())
+        events = h.collect("outbox", 6)
+        gevent.sleep(0.05)
+        metrics = h.module.metrics()
+    assert [e["data"] for e in events] == ["hello", "one", "two", "three", "", "é"]
+    assert all(e["headers"] == {"udp": {"peer": [addr[0], addr[1]]}} for e in events)
+    assert len({id(e["headers"]) for e in events}) == 6  # each event its own headers
+    assert metrics["datagrams"] == 5 and metrics["events"] == 6 and metrics["decode_failures"] == 0
+
+
+def test_lines_a_datagram_with_invalid_utf8_fails_whole_with_the_reason():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "lines"}) as h:
+        send(h.module.port, b"good\nba\xffd\n", b"after\n")
+        [bad] = h.collect("failed", 1)
+        [after] = h.collect("outbox", 1)
+    assert bad["data"] == b"good\nba\xffd\n"
+    assert bad["headers"]["error"]["message"] == "invalid UTF-8 at byte 7: invalid start byte"
+    assert after["data"] == "after"
+    assert h.module.metrics()["decode_failures"] == 1
+
+
+@pytest.mark.parametrize(
+    ("decode", "datagram", "data"),
+    [
+        ("json_lines", b'{"a": 1}\n[2]\n', [{"a": 1}, [2]]),
+        ("ndjson", b'"x"\n', ["x"]),
+        ("msgpack", b"\x82\xa1a\x01\xa1b\xc4\x02\xff\x00", [{"a": 1, "b": b"\xff\x00"}]),
+        ("json", b'"just a string"', ["just a string"]),
+    ],
+)
+def test_every_codec_of_the_core_decodes_datagrams(decode, datagram, data):
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": decode}) as h:
+        send(h.module.port, datagram)
+        events = h.collect("outbox", len(data))
+    assert [e["data"] for e in events] == data
+
+
+def test_msgpack_garbage_goes_to_failed_with_the_reason():
+    with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "msgpack"}) as h:
+        send(h.module.port, b"\xc1")
+        [bad] = h.collect("failed", 1)
+    assert bad["headers"]["error"]["message"].startswith("not MessagePack: ")
 
 
 def test_json_decoding_errors_are_routed_to_failed_and_counted(wait_until):
@@ -100,7 +148,8 @@ def test_json_decoding_errors_show_the_reason_and_raw_bytes():
         [bad] = h.collect("failed", 1)
     assert good["data"] == {"a": [1, 2]}
     assert bad["data"] == b"{oops"
-    assert bad["headers"]["error"]["type"] == "JSONDecodeError"
+    assert bad["headers"]["error"]["type"] == "CodecError"
+    assert bad["headers"]["error"]["message"].startswith("not JSON: ")
     assert bad["headers"]["error"]["module"] == h.module.name
     assert "udp" in bad["headers"]
 
@@ -125,9 +174,13 @@ def test_datagram_longer_than_max_size_goes_to_failed_not_cut_short():
 
 
 def test_two_processes_share_a_port_with_so_reuseport(start_sender, wait_process, read_line):
+    # two workers of one server (this test process plays their supervisor; see wb_udp.ownership)
     port = free_udp_port()
+    env = {**os.environ, "WISHBONE_SERVER_PID": str(os.getpid())}
     workers = [
-        subprocess.Popen([sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, WORKER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
         for _ in range(2)
     ]
     try:
@@ -167,7 +220,7 @@ def test_intake_stops_promptly_and_leaves_no_greenlet():
         assert p.stop(5)
         assert time.monotonic() - started < 0.15  # woken at once, not at the next idle check (0.2 s)
     assert not [g for g in p.modules["udp"].greenlets() if not g.dead]
-    assert p.modules["udp"]._sock is None
+    assert not p.modules["udp"].ready
 
 
 def test_a_port_taken_without_reuseport_is_a_clear_error():
@@ -185,8 +238,10 @@ def test_a_port_taken_without_reuseport_is_a_clear_error():
     [({"port": 70000}, "port"), ({"port": 1, "max_size": 0}, "max_size"), ({"port": 1, "decode": "xml"}, "decode")],
 )
 def test_bad_parameters_are_load_errors(variables, needle):
-    with pytest.raises(BootstrapError, match=needle):
+    with pytest.raises(BootstrapError, match=needle) as info:
         build({"udp": ("udp_in", variables), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+    if needle == "decode":  # the codecs are named, with the path of the parameter
+        assert "bootstrap.udp" in str(info.value) and "raw, text, lines, json, json_lines, msgpack" in str(info.value)
 
 
 def test_gevent_socket_sender_in_the_same_process_does_not_starve(wait_until):
@@ -225,3 +280,11 @@ def test_ipv6_address():
             [event] = h.collect("outbox", 1)
         assert event["headers"]["udp"]["peer"][0] == "::1"
         assert "kernel_drops" in h.module.metrics()
+
+
+def test_ready_while_the_socket_is_bound():
+    h = Harness(UDPIn, {"port": 0})
+    assert not h.module.ready
+    with gevent.Timeout(10), h:
+        assert h.module.ready
+    assert not h.module.ready

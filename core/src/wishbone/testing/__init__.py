@@ -1,8 +1,9 @@
 """Testing kit for module authors: a harness, pytest fixtures and a conformance suite.
 
 Shipped with the core and registered as a pytest plugin (entry point ``pytest11``), so a
-module package's tests get the fixtures ``harness``, ``udp_port``, ``amqp_url`` and
-``amqp_vhost``/``amqp_vhost_url`` (a throwaway RabbitMQ vhost) without imports.
+module package's tests get the fixtures ``harness`` and ``udp_port`` without imports (a
+connector package brings its server's fixtures in a plugin of its own, skipping or failing
+through :func:`~wishbone.testing.services.unavailable`).
 :mod:`wishbone.testing.cli` runs the real ``wishbone`` command in a subprocess;
 :func:`bootstrap`, :func:`write_bootstrap` and :func:`load_bootstrap` build the bootstrap of a
 pipeline from a compact description (:mod:`wishbone.testing.builder`). The pieces::
@@ -28,18 +29,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wishbone.testing.builder import bootstrap, load_bootstrap, write_bootstrap
     from wishbone.testing.harness import Harness, HarnessTimeout
-    from wishbone.testing.services import AMQP_URL, amqp_available, free_udp_port
+    from wishbone.testing.services import free_udp_port, unavailable
     from wishbone.testing.suite import conformance
 
 __all__ = [
-    "AMQP_URL",
     "Harness",
     "HarnessTimeout",
-    "amqp_available",
     "bootstrap",
     "conformance",
     "free_udp_port",
     "load_bootstrap",
+    "unavailable",
     "write_bootstrap",
 ]
 
@@ -50,9 +50,8 @@ _HOMES = {
     "bootstrap": "wishbone.testing.builder",
     "load_bootstrap": "wishbone.testing.builder",
     "write_bootstrap": "wishbone.testing.builder",
-    "AMQP_URL": "wishbone.testing.services",
-    "amqp_available": "wishbone.testing.services",
     "free_udp_port": "wishbone.testing.services",
+    "unavailable": "wishbone.testing.services",
 }
 
 

@@ -76,6 +76,8 @@ class Ticker(Input):
         outbox: the numbered events.
     """
 
+    ready = True  # binds nothing: it only counts
+
     def __init__(self, port: int, interval: float = 0.01) -> None:
         self.port = port
         self.interval = interval
@@ -97,6 +99,8 @@ class SlowStop(Output):
     Queues:
         inbox: events in.
     """
+
+    ready = True  # delivers nowhere
 
     def on_stop(self) -> None:
         gevent.sleep(30)
@@ -139,6 +143,8 @@ class Counter(Input):
     Queues:
         outbox: the numbered events.
     """
+
+    ready = True  # generates, binds nothing
 
     def __init__(self, count: int = 10, bad_every: int = 0):
         self.count = count

@@ -1,27 +1,21 @@
-"""The outside services module tests talk to: a free UDP port, a reachable RabbitMQ, ``rabbitmqctl``.
+"""The outside services module tests talk to: a free UDP port, and the rule for a missing server.
+
+Connector packages bring their own servers' fixtures (wb-amqp's pytest plugin has the
+broker's); what they share is here: :func:`unavailable` skips a test whose server is not
+running, saying how to start it, and fails it under ``CI=true``, where a missing server is a
+broken build, not a reason to skip.
 
 Plain blocking sockets with short timeouts: this runs at fixture setup, outside any
-greenlet, and must not depend on (or cause) monkey-patching. No AMQP client is needed here.
+greenlet, and must not depend on (or cause) monkey-patching.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
-from urllib.parse import urlsplit
+from typing import NoReturn
 
-__all__ = ["AMQP_URL", "amqp_available", "amqp_url_from_env", "free_udp_port", "rabbitmqctl", "vhost_url"]
-
-#: The broker the tests expect: a local RabbitMQ with its default account.
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-
-#: Environment variable that points the tests at another broker.
-AMQP_URL_ENV = "WISHBONE_TEST_AMQP_URL"
-
-# AMQP 0-9-1 protocol header; a broker answers it with a Connection.Start method frame.
-_AMQP_HEADER = b"AMQP\x00\x00\x09\x01"
-_FRAME_METHOD = 1
+__all__ = ["free_udp_port", "in_ci", "unavailable"]
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
@@ -31,36 +25,22 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def amqp_url_from_env() -> str:
-    """The broker URL for tests: ``$WISHBONE_TEST_AMQP_URL`` or :data:`AMQP_URL`."""
-    return os.environ.get(AMQP_URL_ENV) or AMQP_URL
+def in_ci() -> bool:
+    """True under ``CI=true`` (or ``1``, ``yes``): missing servers fail instead of skipping."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 
 
-def amqp_available(url: str = AMQP_URL, timeout: float = 2.0) -> str | None:
-    """None when an AMQP broker answers at *url*; otherwise why not, in one line."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as sock:
-            sock.sendall(_AMQP_HEADER)
-            reply = sock.recv(8)
-    except OSError as exc:
-        return f"no AMQP broker at {host}:{port} ({exc.strerror or exc})"
-    if not reply or reply[0] != _FRAME_METHOD:
-        return f"{host}:{port} answered, but not as an AMQP 0-9-1 broker (got {reply[:8]!r})"
-    return None
+def unavailable(message: str) -> NoReturn:
+    """Skip the test with *message* (say how to start the server), or fail it under ``CI=true``.
 
+    Call it from a fixture that found its server missing::
 
-def vhost_url(vhost: str, url: str | None = None) -> str:
-    """The URL of *vhost* on the broker of *url* (default: :func:`amqp_url_from_env`), same account."""
-    parts = urlsplit(url or amqp_url_from_env())
-    user, password = parts.username or "guest", parts.password or "guest"
-    return f"amqp://{user}:{password}@{parts.hostname or '127.0.0.1'}:{parts.port or 5672}/{vhost}"
+        problem = redis_available(url)
+        if problem:
+            unavailable(f"Redis is needed: {problem}; start it with `redis-server --daemonize yes`")
+    """
+    import pytest
 
-
-def rabbitmqctl(*args: str, timeout: float = 60) -> str:
-    """Run ``rabbitmqctl -q ARGS`` and return its output; RuntimeError (with its message) on failure."""
-    done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr or done.stdout}")
-    return done.stdout
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: a missing server fails the build)", pytrace=False)
+    pytest.skip(message)

@@ -12,7 +12,11 @@ to. A module that needs a service takes its config from fixtures::
 
     TestConformance = conformance(AMQPIn, config=lambda amqp_url: {"url": amqp_url}, entry_point="amqp_in")
 
-The checks: the module is a :class:`~wishbone.module.Module`; its entry point finds it by
+The checks: the module is a :class:`~wishbone.module.Module` of a declared kind (it
+subclasses :class:`~wishbone.module.Input`, :class:`~wishbone.module.Processor` or
+:class:`~wishbone.module.Output`); an input or output defines ``ready``; a tracked event
+fed to a processor comes out still tracked (not acknowledged early); a module that says
+it does not change events leaves them unchanged; its entry point finds it by
 its name and loads the same class; its docstring names every parameter and queue, and
 ``wishbone show NAME`` renders it; an unknown parameter and a wrongly typed one are refused
 with an error naming them; start and stop are idempotent and keep their deadlines; no
@@ -44,8 +48,9 @@ import greenlet
 import pytest
 
 from wishbone import discovery
+from wishbone.ack import delivery_of, track
 from wishbone.event import new_event
-from wishbone.module import Module
+from wishbone.module import KINDS, Input, Module, Output, Processor
 from wishbone.params import ParameterError, check_parameters, parameters_of
 from wishbone.testing.harness import Harness
 
@@ -131,9 +136,25 @@ def _resolve_config(spec: Config, request: pytest.FixtureRequest) -> dict:
 
 
 def _running_greenlets() -> dict[int, Any]:
-    """Every greenlet in the process that has started and not finished (but the hub), by id."""
+    """Every greenlet of this thread that has started and not finished (but the hub), by id.
+
+    gevent's threadpool (``wishbone.blocking``) keeps worker threads for the process, each
+    with greenlets of its own: they belong to the pool, not to a module, and are not counted.
+    """
     hub = gevent.get_hub()
-    return {id(g): g for g in gc.get_objects() if isinstance(g, greenlet.greenlet) and bool(g) and g is not hub}
+    mine = _root(greenlet.getcurrent())
+    return {
+        id(g): g
+        for g in gc.get_objects()
+        if isinstance(g, greenlet.greenlet) and bool(g) and g is not hub and _root(g) is mine
+    }
+
+
+def _root(g: Any) -> Any:
+    """The main greenlet of the thread *g* runs in."""
+    while g.parent is not None:
+        g = g.parent
+    return g
 
 
 def _mentions(text: str, word: str) -> bool:
@@ -183,6 +204,30 @@ class ConformanceSuite:
         for queue, method in cls.consumes.items():
             assert callable(getattr(cls, method, None)), f"consumes[{queue!r}] names no method {method!r}"
         assert isinstance(cls.emits, tuple), "emits is a tuple of queue names"
+
+    def test_declares_a_kind(self) -> None:
+        """It is an Input, a Processor or an Output, and consumes what its kind implies."""
+        cls = self.options.module_cls
+        bases = {"input": Input, "processor": Processor, "output": Output}
+        assert cls.kind in KINDS and issubclass(cls, bases[cls.kind]), (
+            f"{cls.__name__} declares no kind: subclass wishbone.module.Input, Processor or Output "
+            f"(kind is {cls.kind!r})"
+        )
+        if cls.kind == "input":
+            assert not cls.consumes, f"{cls.__name__} is an input but consumes {sorted(cls.consumes)}"
+        else:
+            assert cls.consumes, f"{cls.__name__} is a {cls.kind} but consumes no queue"
+
+    def test_io_module_defines_ready(self) -> None:
+        """An input or output says when it can work (``ready``: bound, connected), for /ready."""
+        cls = self.options.module_cls
+        if cls.kind not in ("input", "output"):
+            pytest.skip(f"{cls.__name__} is a {cls.kind}: it binds and connects nothing")
+        own = [k for k in cls.__mro__ if k not in (Module, Input, Output, Processor, object) and "ready" in k.__dict__]
+        assert own, (
+            f"{cls.__name__} is an {cls.kind} and does not define `ready`: a property that is True while it is "
+            "bound or connected (or `ready = True` with a comment, for one that binds and connects nothing)"
+        )
 
     def test_discoverable_by_entry_point(self) -> None:
         """Its entry point in the group has the expected name and loads this very class."""
@@ -331,6 +376,56 @@ class ConformanceSuite:
                 h.wait_consumed(consumed)
                 assert h.module.alive, f"the module died consuming the sample event from {queue!r}"
             assert h.module.failed == 0, f"the sample event failed: {h.collected('failed')[:1]}"
+
+    def test_a_tracked_event_stays_tracked(self, wishbone_config: dict) -> None:
+        """A tracked event fed to it settles only when what it emitted is released.
+
+        A module that builds a plain new dict from an event lets go of the original, which
+        acknowledges the input's message before anything was delivered: silent loss at the
+        next crash. ``wishbone.ack.derive`` (one for one), ``split`` and ``merge`` keep it.
+        """
+        self.need_consumer()
+        cls = self.options.module_cls
+        if cls.kind == "output":
+            pytest.skip(f"{cls.__name__} is an output: it settles what it delivered")
+        settled: list = []
+        queue = next(iter(cls.consumes))
+        with self.build(wishbone_config) as h:
+            event = track(copy.deepcopy(self.options.sample_event), lambda tag, ok: settled.append(ok), "t")
+            h.feed([event], queue)
+            del event
+            h.wait_consumed(1)
+            gevent.sleep(0.05)
+            emitted = [e for collector in h.collectors.values() for e in collector.take_all()]
+            gc.collect()
+            if emitted:
+                untracked = [e for e in emitted if delivery_of(e) is None]
+                assert not untracked and not settled, (
+                    f"{cls.__name__} emitted {len(untracked)} untracked event(s) and its input was acknowledged "
+                    f"before they were delivered (settled: {settled}): build new events with "
+                    "wishbone.ack.derive(original, data), split(original, items) or merge(originals, data)"
+                )
+                emitted.clear()
+                gc.collect()
+                assert settled, "the input was not acknowledged once every event it became was released"
+
+    def test_a_reader_leaves_events_unchanged(self, wishbone_config: dict) -> None:
+        """A module declaring ``changes_events = False`` consumes an event without changing it."""
+        self.need_consumer()
+        cls = self.options.module_cls
+        if cls.changes_events:
+            pytest.skip(f"{cls.__name__} may change events (changes_events is True)")
+        queue = next(iter(cls.consumes))
+        with self.build(wishbone_config) as h:
+            event = copy.deepcopy(self.options.sample_event)
+            before = copy.deepcopy(event)
+            h.feed([event], queue)
+            h.wait_consumed(1)
+            gevent.sleep(0.05)
+        assert event == before, (
+            f"{cls.__name__} declares changes_events = False but changed the event it consumed: "
+            f"{before!r:.200} became {event!r:.200}; declare changes_events = True"
+        )
 
     def test_raising_event_reaches_failed(self, wishbone_config: dict) -> None:
         """An event that makes consume() raise is emitted on ``failed`` with the error in its headers."""

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import collections
-import json
 import time
-from collections.abc import Callable
 from typing import Any, Literal
 
 import gevent
 import gevent.event
 import pika.exceptions
 from wishbone.ack import track
+from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
-from wishbone.module import Module
+from wishbone.module import Input
 
-from wb_amqp.session import Backoff, Session, SessionError, SessionLost, mask_url, parse_url, safe_text
+from wb_amqp import codec
+from wb_amqp.connector import DEFAULT_URL, Connector
+from wb_amqp.session import Session
 from wb_amqp.topology import Topology
 
 __all__ = ["AMQPIn"]
-
-DEFAULT_URL = "amqp://127.0.0.1:5672/%2F"  # no user:password in it: pika logs in as guest/guest
 
 
 class _Link:
@@ -41,27 +40,25 @@ class _Link:
         self.consumer_tag: str | None = None
 
 
-def _decoder(decode: str) -> Callable[[bytes], Any]:
-    if decode == "text":
-        return lambda body: body.decode("utf-8")
-    if decode == "json":
-        return json.loads
-    return lambda body: body
-
-
-class AMQPIn(Module):
+class AMQPIn(Input):
     """Consumes a RabbitMQ queue; a message is acknowledged once its event was delivered.
 
     Every message becomes an event ``{"headers": {"amqp": {"routing_key", "exchange",
-    "delivery_tag", "redelivered", "properties": {...}}}, "data": body}``. The message is
+    "delivery_tag", "redelivered", "properties": {...}, "decode": "raw"}}, "data": body}``;
+    ``properties`` holds every message property that is set (``message_id``,
+    ``correlation_id``, ``headers``, ``content_type``, ``priority``, ``timestamp``...), which
+    ``amqp_out`` publishes again; ``decode`` names the codec the body went through (by which
+    ``amqp_out`` encodes it back). The body is passed as it is (``decode: raw``) or decoded. The message is
     acknowledged (in batches, ``multiple=True``) only when every copy of its event has been
     delivered downstream: confirmed by an ``amqp_out``, written by another output, or filtered
     out. An event that reaches a ``failed`` queue or is dropped is rejected: requeued, or
-    dead-lettered by the broker (give the queue an ``x-dead-letter-exchange`` argument;
-    without one the broker discards rejected messages). At most ``prefetch`` messages are in
-    the pipeline at once; on a lost connection the input reconnects with backoff, redeclares
-    and resumes, and the broker redelivers what was not acknowledged (at-least-once: a
-    message may arrive twice, ``headers.amqp.redelivered`` is then true).
+    dead-lettered by the broker. A queue whose ``x-dead-letter-exchange`` names an exchange
+    that does not exist is refused (an error naming it, retried; nothing is consumed), since
+    the broker would discard what is rejected; ``dead_letter_queue`` declares the exchange and
+    a queue bound to it. At most ``prefetch`` messages are in the pipeline at once; on a lost
+    connection the input reconnects with backoff, redeclares and resumes, and the broker
+    redelivers what was not acknowledged (at-least-once: a message may arrive twice,
+    ``headers.amqp.redelivered`` is then true). Ready while connected and consuming.
 
     Several instances (processes, hosts) consuming the same queue share its messages.
 
@@ -75,6 +72,9 @@ class AMQPIn(Module):
         queue_exclusive (bool): declare it exclusive to this connection (default False).
         queue_auto_delete (bool): delete it when its last consumer leaves (default False).
         queue_arguments (dict): queue arguments, e.g. ``{"x-dead-letter-exchange": "dlx"}``.
+        dead_letter_queue (str): declare the exchange named by ``x-dead-letter-exchange``
+            (a durable fanout) and this durable queue bound to it, so that rejected
+            messages are kept (default None: only check that the exchange exists).
         exchange (str): an exchange to declare and bind the queue to ("" = none, default).
         exchange_type (str): direct, fanout, topic or headers (default "direct").
         exchange_durable (bool): declare the exchange durable (default True).
@@ -84,8 +84,9 @@ class AMQPIn(Module):
         declare (bool): declare exchange, queue and bindings on every connect; False only
             checks that the queue exists (default True).
         prefetch (int): unacknowledged messages in flight at most (default 500).
-        decode (str): ``"bytes"`` (default), ``"text"`` (UTF-8) or ``"json"``; a body that
-            does not decode goes to ``failed`` (and is rejected once released).
+        decode (str): ``"raw"`` (default; ``"bytes"`` is the same): the body as it is;
+            ``"text"``: UTF-8; ``"json"``: one JSON text (NaN and Infinity refused). A body
+            that does not decode goes to ``failed`` (and is rejected once released).
         requeue_failed (bool): requeue rejected messages instead of dead-lettering them
             (default False: a poison message would otherwise loop forever).
         heartbeat (int): AMQP heartbeat in seconds (default 30).
@@ -98,8 +99,6 @@ class AMQPIn(Module):
         failed: events whose body did not decode (the message is rejected once released).
     """
 
-    consumes: dict = {}
-
     def __init__(
         self,
         url: str = DEFAULT_URL,
@@ -108,6 +107,7 @@ class AMQPIn(Module):
         queue_exclusive: bool = False,
         queue_auto_delete: bool = False,
         queue_arguments: dict | None = None,
+        dead_letter_queue: str | None = None,
         exchange: str = "",
         exchange_type: str = "direct",
         exchange_durable: bool = True,
@@ -116,7 +116,7 @@ class AMQPIn(Module):
         bindings: list[str] | None = None,
         declare: bool = True,
         prefetch: int = 500,
-        decode: Literal["bytes", "text", "json"] = "bytes",
+        decode: Literal["raw", "bytes", "text", "json"] = "raw",
         requeue_failed: bool = False,
         heartbeat: int = 30,
         reconnect_delay: float = 0.5,
@@ -125,10 +125,7 @@ class AMQPIn(Module):
     ) -> None:
         if prefetch < 1 or prefetch > 65535:
             raise ValueError(f"prefetch must be between 1 and 65535, got {prefetch}")
-        self._params = parse_url(url, heartbeat)
-        self.url = mask_url(url)
-        self._raw_url = url
-        self.topology = Topology(
+        topology = Topology(
             exchange=exchange,
             exchange_type=exchange_type,
             exchange_durable=exchange_durable,
@@ -141,20 +138,26 @@ class AMQPIn(Module):
             queue_arguments=dict(queue_arguments or {}),
             bindings=list(bindings or []),
             declare=declare,
+            dead_letter_queue=dead_letter_queue,
         )
-        self.topology.check()
+        self.connector: Connector[_Link] = Connector(
+            url, topology, heartbeat, timeout, reconnect_delay, reconnect_max_delay
+        )
+        self.url = self.connector.url
+        self.topology = topology
         self.prefetch = prefetch
-        self.decode = decode
-        self._decode = _decoder(decode)
+        self.decode = "raw" if decode == "bytes" else decode
+        self._codec = codec.get(self.decode)
         self.requeue_failed = requeue_failed
-        self.reconnect_delay = reconnect_delay
-        self.reconnect_max_delay = reconnect_max_delay
-        self.timeout = timeout
+
+    @property
+    def ready(self) -> bool:
+        """True while connected, the topology declared and the consumer registered."""
+        return self.connector.ready
 
     # ------------------------------------------------------------------ lifecycle
     def on_start(self) -> None:
         self._link: _Link | None = None
-        self._opening: Session | None = None
         self._generation = 0
         self._arrivals = gevent.event.Event()  # deliveries waiting to be emitted
         self._wake = gevent.event.Event()  # settlements waiting, session lost, or stopping
@@ -163,9 +166,10 @@ class AMQPIn(Module):
         self._stopping = False
         self._bad_body = RateLimitedLog(self.log)
         self.received = self.acked = self.rejected = self.stale = self.abandoned = 0
-        self.reconnects = self.decode_errors = 0
-        self.connections = 0
-        self.spawn(self._connection_loop)
+        self.decode_errors = 0
+        self._connection = self.spawn(
+            self.connector.run, self.log, ("consume from", "consuming"), self._setup, self._serve
+        )
         self.spawn_producer(self._emit_loop)
 
     def on_stop_intake(self) -> None:
@@ -182,12 +186,10 @@ class AMQPIn(Module):
     def on_stop(self) -> None:
         """Acknowledge what was delivered (until the deadline), then close the connection."""
         self._stopping = True
+        self.connector.stop()
         self._wake.set()
-        remaining = max(0.1, self.stop_deadline - time.monotonic() - 0.2)
-        gevent.joinall(self._background, timeout=remaining)
-        for session in (self._opening, self._link.session if self._link else None):
-            if session is not None:
-                session.abort()  # still open at the deadline: the broker requeues what it holds
+        self._connection.join(max(0.1, self.stop_deadline - time.monotonic() - 0.2))
+        self.connector.abort()  # still open at the deadline: the broker requeues what it holds
 
     def metrics(self) -> dict:
         """Messages received, acknowledged, rejected; reconnects; settlements of old sessions."""
@@ -200,82 +202,34 @@ class AMQPIn(Module):
             "stale_settlements": self.stale,
             "abandoned": self.abandoned,
             "decode_errors": self.decode_errors,
-            "reconnects": self.reconnects,
-            "connected": int(link is not None and link.session.is_open),
+            "reconnects": self.connector.reconnects,
+            "connected": int(self.connector.ready),
         }
 
     # ------------------------------------------------------------------ the connection greenlet
-    def _connection_loop(self) -> None:
-        backoff = Backoff(self.reconnect_delay, self.reconnect_max_delay)
-        while not self._stopping:
-            session = self._opening = Session(self._params, self.timeout)
-            self._generation += 1
-            link = _Link(session, self._generation)
-            try:
-                session.open()
-                self._setup(link)
-            except (SessionError, SessionLost) as exc:
-                self._opening = None
-                session.abort()
-                delay = backoff.next()
-                self.log.error(
-                    "Cannot consume from %s: %s; retrying in %.1f s.",
-                    self.url,
-                    safe_text(str(exc), self._raw_url),
-                    delay,
-                )
-                self._pause(delay)
-                continue
-            self._opening = None
-            backoff.reset()
-            self.connections += 1
-            self.log.info("Connected to %s, consuming %s.", self.url, self.topology.describe())
-            self._link = link
-            self._arrivals.set()  # deliveries may have arrived before the link was published
-            session.lost.rawlink(lambda _: self._wake.set())
-            self._serve(link)
-            if self._stopping:
-                break
-            self._link = None
-            self.reconnects += 1
-            delay = backoff.next()
-            why = safe_text(session._why(), self._raw_url)
-            self.log.warning("Connection to %s lost (%s); reconnecting in %.1f s.", self.url, why, delay)
-            session.abort()
-            self._pause(delay)
-        link = self._link
-        if link is not None:
-            link.session.close(max(0.1, min(5.0, self.stop_deadline - time.monotonic())))
-
-    def _pause(self, seconds: float) -> None:
-        """Sleep before a reconnect, cut short when the module stops."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self._wake.clear()
-            self._wake.wait(left)
-
-    def _setup(self, link: _Link) -> None:
-        session = link.session
+    def _setup(self, session: Session, queue: str | None) -> _Link:
+        """Set the prefetch window and start consuming *queue* (the topology is declared)."""
+        self._generation += 1
+        link = _Link(session, self._generation)
         channel = session.channel
         session.call(channel.basic_qos, prefetch_count=self.prefetch)
-        queue = self.topology.apply(session)
-        if not self._intake:
-            return
-        arrivals = self._arrivals
+        if self._intake:
+            arrivals = self._arrivals
 
-        def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
-            # In the hub: only record and signal (the producer swaps link.arrived for a new list).
-            link.arrived.append((method, properties, body))
-            arrivals.set()
+            def on_message(channel: Any, method: Any, properties: Any, body: bytes) -> None:
+                # In the hub: only record and signal (the producer swaps link.arrived for a new list).
+                link.arrived.append((method, properties, body))
+                arrivals.set()
 
-        ok = session.call(channel.basic_consume, queue=queue, on_message_callback=on_message)
-        link.consumer_tag = ok.method.consumer_tag
+            ok = session.call(channel.basic_consume, queue=queue, on_message_callback=on_message)
+            link.consumer_tag = ok.method.consumer_tag
+        self._link = link
+        self._arrivals.set()  # deliveries may have arrived before the link was published
+        session.lost.rawlink(lambda _: self._wake.set())
+        return link
 
-    def _serve(self, link: _Link) -> None:
-        """Acknowledge in batches until the session is lost, or stopping and all settled."""
+    def _serve(self, link: _Link) -> bool:
+        """Acknowledge in batches until the session is lost (False), or stopping and all settled (True)."""
         lost = link.session.lost
         wake = self._wake
         while not lost.is_set():
@@ -287,11 +241,16 @@ class AMQPIn(Module):
                         "%d message(s) not delivered by the stop deadline; the broker will redeliver them.",
                         len(link.outstanding),
                     )
-                return
+                break
             wake.clear()
             if self._settlements:
                 continue
             wake.wait(0.5 if self._stopping else None)
+        if self._stopping:
+            self.connector.close(link.session, self.stop_deadline)
+            return True
+        self._link = None
+        return False
 
     def _acknowledge(self, link: _Link) -> None:
         """Apply the settlements recorded so far: ack the contiguous prefix, reject failures."""
@@ -354,12 +313,14 @@ class AMQPIn(Module):
             self._emit_deliveries(link, batch)
 
     def _emit_deliveries(self, link: _Link, batch: list) -> None:
-        """One event per delivery, tracked, then one flush for the whole burst."""
+        """One event per delivery, tracked, handed on in one batch for the whole burst."""
         generation = link.generation
         outstanding = link.outstanding.append
         settle = self._settled
-        decode = self._decode
-        put = self.source_queues["outbox"].put  # what emit() does, without the lookup per event
+        decode = self._codec.decode_frame
+        codec_name = self.decode
+        events = []
+        append = events.append
         failed = None
         for method, properties, body in batch:
             tag = method.delivery_tag
@@ -370,21 +331,21 @@ class AMQPIn(Module):
                     "delivery_tag": tag,
                     "redelivered": method.redelivered,
                     "properties": {k: v for k, v in properties.__dict__.items() if v is not None},
+                    "decode": codec_name,
                 }
             }
+            outstanding(tag)
             try:
                 data = decode(body)
-            except Exception as exc:
-                headers["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)}
-                event = track({"headers": headers, "data": body}, settle, (generation, tag))
-                outstanding(tag)
-                self.emit(event, "failed")
+            except Exception as exc:  # CodecError; and whatever else, garbage never stops the input
+                headers["error"] = error_record(self.name, exc)
+                self.emit(track({"headers": headers, "data": body}, settle, (generation, tag)), "failed")
                 failed = f"{type(exc).__name__}: {exc}"  # text only: a kept exception keeps its frames
                 self.decode_errors += 1
                 continue
-            outstanding(tag)
-            put(track({"headers": headers, "data": data}, settle, (generation, tag)))
+            append(track({"headers": headers, "data": data}, settle, (generation, tag)))
         self.received += len(batch)
         if failed is not None:
             self._bad_body.warning("Bodies that do not decode as %s went to 'failed': %s", self.decode, failed)
+        self.emit_batch(events)
         self.flush()

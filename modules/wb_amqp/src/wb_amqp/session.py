@@ -25,7 +25,7 @@ import pika.exceptions
 from pika.adapters import gevent_connection
 from pika.adapters.gevent_connection import GeventConnection
 
-__all__ = ["Backoff", "Session", "SessionError", "SessionLost", "mask_url", "parse_url"]
+__all__ = ["Session", "SessionError", "SessionLost", "mask_url", "parse_url"]
 
 _LOOPS: dict[int, Any] = {}
 
@@ -88,25 +88,6 @@ class SessionError(Exception):
 
 class SessionLost(Exception):
     """The channel or the connection closed while a call waited for the broker."""
-
-
-class Backoff:
-    """Delays between reconnect attempts: *initial*, doubling, at most *maximum* seconds."""
-
-    def __init__(self, initial: float, maximum: float) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.delay = initial
-
-    def next(self) -> float:
-        """The delay to wait now; the next one doubles."""
-        delay = self.delay
-        self.delay = min(self.maximum, self.delay * 2)
-        return delay
-
-    def reset(self) -> None:
-        """A session opened: start again from the initial delay."""
-        self.delay = self.initial
 
 
 def explain(exc: BaseException, params: pika.URLParameters) -> str:
@@ -226,7 +207,7 @@ class Session:
     def call(self, method: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run an asynchronous channel method and wait for its reply (raises SessionLost)."""
         if self.lost.is_set():
-            raise SessionLost(self._why())
+            raise SessionLost(self.why())
         result = gevent.event.AsyncResult()
         method(*args, callback=result.set, **kwargs)
         return self._wait(result)
@@ -257,9 +238,10 @@ class Session:
         self.lost.set()
         waiting, self._waiting = self._waiting, set()
         for result in waiting:
-            result.set_exception(SessionLost(self._why()))
+            result.set_exception(SessionLost(self.why()))
 
-    def _why(self) -> str:
+    def why(self) -> str:
+        """Why the session was lost, in plain words (the password is not in it)."""
         if self.reason is None:
             return "the connection was closed"
         return explain(self.reason, self.params)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import time
-from collections.abc import Callable
-from typing import Any, Literal
 
 import gevent
 import gevent.socket
-from wishbone import Module
+from wishbone import codec
+from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
+from wishbone.module import Input
 
 from wb_udp.kernel import inode_of, kernel_drops, set_receive_buffer
+from wb_udp.ownership import PortClaim
 
 __all__ = ["UDPIn"]
 
@@ -31,26 +31,25 @@ class _Idle(Exception):
 _IDLE = _Idle()
 
 
-def _decode_text(data: bytes) -> str:
-    return data.decode("utf-8")
-
-
-DECODERS: dict[str, Callable[[bytes], Any] | None] = {"raw": None, "text": _decode_text, "json": json.loads}
-
-
-class UDPIn(Module):
+class UDPIn(Input):
     """A UDP server: one event per datagram, read in batches by one greenlet.
 
     Each datagram becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
     One reader greenlet waits for the socket to be readable, then reads without blocking
     until the socket is empty or a batch is full, and hands the batch on at once. The socket
     has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and the
-    kernel spreads datagrams over them (by sender address and port). Port 0 (a free port,
-    for this socket alone) is bound without it.
+    kernel spreads datagrams over them (by sender address and port). Only the workers of one
+    server share a port: another server (a second ``wishbone debug`` of the same file) is
+    refused at start with an error naming the port (a lock file per address records the
+    owner; see ``wb_udp.ownership`` and the README). Port 0 (a free port, for this socket
+    alone) is bound without ``SO_REUSEPORT``. ``ready`` while the socket is bound.
 
-    A datagram that cannot be decoded (``decode`` text or json), or that is longer than
-    ``max_size``, goes to ``failed`` with its raw bytes as data and the reason in
-    ``headers.error``; it is counted and never stops the reader.
+    ``decode`` names a codec of :mod:`wishbone.codec`: ``raw`` keeps the datagram's bytes,
+    ``text`` decodes it whole (``echo hi | nc -u`` sends ``"hi\\n"``, newline included),
+    ``lines`` makes one event per line without its line ending (``"hi"``), ``json``,
+    ``json_lines`` and ``msgpack`` parse it. A datagram that does not decode, or that is
+    longer than ``max_size``, goes to ``failed`` whole, its raw bytes as data and the reason
+    in ``headers.error``; it is counted and never stops the reader.
 
     Parameters:
         port (int): UDP port to listen on; 0 picks a free one, not shared (logged).
@@ -60,19 +59,20 @@ class UDPIn(Module):
         buffer_size (int): socket receive buffer asked for, in bytes (default 8 MiB; 0 keeps the
             kernel's default). The kernel drops datagrams when it is full, e.g. while the
             pipeline is busy; what the kernel granted is logged at start.
-        decode (str): "raw" (bytes, the default), "text" (UTF-8 str) or "json" (parsed value).
+        decode (str): a codec: "raw" (bytes, the default), "text" (UTF-8 str, whole), "lines"
+            (one event per line), "json", "json_lines" (alias "ndjson") or "msgpack".
 
     Queues:
-        outbox: one event per datagram.
-        failed: datagrams that failed decoding (data: the raw bytes; headers.error: why).
+        outbox: one event per datagram (per line with "lines" and "json_lines").
+        failed: datagrams that did not decode or were too long (data: the raw bytes;
+            headers.error: why).
 
     Metrics:
-        datagrams: datagrams received.  decode_failures: datagrams sent to failed.
+        datagrams: datagrams received.  events: events emitted to the outbox.
+        decode_failures: datagrams sent to failed.
         kernel_drops: datagrams the kernel dropped for this socket (receive buffer full), read
             from /proc/net/udp; absent where /proc is not available.
     """
-
-    consumes: dict[str, str] = {}
 
     def __init__(
         self,
@@ -80,7 +80,7 @@ class UDPIn(Module):
         address: str = "127.0.0.1",
         max_size: int = 65535,
         buffer_size: int = 8 * 1024 * 1024,
-        decode: Literal["raw", "text", "json"] = "raw",
+        decode: str = "raw",
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
@@ -88,17 +88,21 @@ class UDPIn(Module):
             raise ValueError(f"max_size must be 1..{MAX_UDP_PAYLOAD} bytes, got {max_size}")
         if buffer_size < 0:
             raise ValueError(f"buffer_size must be 0 (kernel default) or more bytes, got {buffer_size}")
-        if decode not in DECODERS:
-            raise ValueError(f"decode must be one of {', '.join(DECODERS)}, got {decode!r}")
+        try:
+            self._codec = codec.get(decode)
+        except ValueError as exc:  # names the codecs; the bootstrap adds the JSON path
+            raise ValueError(f"decode: {exc}") from None
         self.port = port
         self.address = address
         self.max_size = max_size
         self.buffer_size = buffer_size
         self.decode = decode
         self.datagrams = 0
+        self.events = 0
         self.decode_failures = 0
         self.buffer_granted: int | None = None
         self._sock: socket.socket | None = None
+        self._claim: PortClaim | None = None
         self._inode: int | None = None
         self._drops: int | None = None
         self._watcher = None
@@ -107,9 +111,11 @@ class UDPIn(Module):
     def on_start(self) -> None:
         self._bad = RateLimitedLog(self.log)
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        claim = PortClaim(family, self.address, self.port) if self.port else None
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            if self.port:
+            if claim is not None:
+                claim.acquire()  # only the workers of one server share the port (wb_udp.ownership)
                 # not with port 0: Linux may then pick a port that other SO_REUSEPORT sockets of
                 # the same user already hold, and the datagrams would be shared with them
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -117,7 +123,10 @@ class UDPIn(Module):
             sock.bind((self.address, self.port))
         except OSError as exc:
             sock.close()
+            if claim is not None:
+                claim.release()
             raise OSError(exc.errno, f"cannot listen on udp {self.address}:{self.port}: {exc.strerror}") from None
+        self._claim = claim
         sock.setblocking(False)
         self._sock = sock
         self.port = sock.getsockname()[1]
@@ -146,7 +155,7 @@ class UDPIn(Module):
         self._close()
 
     def metrics(self) -> dict:
-        found = {"datagrams": self.datagrams, "decode_failures": self.decode_failures}
+        found = {"datagrams": self.datagrams, "events": self.events, "decode_failures": self.decode_failures}
         if self._sock is not None and self._inode is not None:
             drops = kernel_drops(self._inode)
             if drops is not None:
@@ -155,11 +164,19 @@ class UDPIn(Module):
             found["kernel_drops"] = self._drops
         return found
 
+    @property
+    def ready(self) -> bool:
+        """True while the socket is bound (``/ready``, ``wishbone_module_connected``)."""
+        return self._sock is not None
+
     def _close(self) -> None:
         if self._sock is not None:
             self.metrics()  # last look at the kernel's drop counter while the socket exists
             self._sock.close()
             self._sock = None
+        if self._claim is not None:
+            self._claim.release()
+            self._claim = None
 
     # ------------------------------------------------------------------ the reader
     def _read(self, sock: socket.socket) -> None:
@@ -169,34 +186,37 @@ class UDPIn(Module):
         recvfrom = sock.recvfrom
         bufsize = self.max_size + 1  # one byte more: a longer datagram is seen, not cut short
         max_size = self.max_size
-        decode = DECODERS[self.decode]
-        batch_size = self.source_queues["outbox"].batch_size
+        decode = None if self._codec.name == "raw" else self._codec.decode  # raw: the bytes, no call
+        batch_size = self.batch_size
 
         def read_batch() -> bool:
             """Read what is there, up to a batch, and hand it on; True if the batch was full."""
             events: list[dict] = []
             failed: list[dict] = []
+            read = 0  # when a recvfrom raises in round `read`, `read` datagrams came before it
             full = False
             try:
-                for _ in range(batch_size):
+                for read in range(batch_size):  # noqa: B007 (read after the loop)
                     data, peer = recvfrom(bufsize)
-                    headers = {"udp": {"peer": [peer[0], peer[1]]}}
                     if len(data) > max_size:
-                        failed.append(self._failure(headers, data, ValueError("datagram longer than max_size")))
+                        failed.append(self._failure(peer, data, ValueError("datagram longer than max_size")))
                     elif decode is None:
-                        events.append({"headers": headers, "data": data})
+                        events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": data})
                     else:
                         try:
-                            events.append({"headers": headers, "data": decode(data)})
+                            items = decode(data)
                         except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
-                            failed.append(self._failure(headers, data, exc))
-                else:
-                    full = True
+                            failed.append(self._failure(peer, data, exc))
+                            continue
+                        for item in items:
+                            events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": item})
+                read, full = batch_size, True
             except BlockingIOError:
                 pass
             except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
                 self._bad.warning("Receiving failed: %s", exc)
-            self.datagrams += len(events) + len(failed)
+            self.datagrams += read
+            self.events += len(events)
             if events:
                 self.emit_batch(events)
             if failed:
@@ -220,8 +240,8 @@ class UDPIn(Module):
             watcher.close()
             self._close()
 
-    def _failure(self, headers: dict, data: bytes, exc: Exception) -> dict:
-        headers["error"] = {"module": self.name, "type": type(exc).__name__, "message": str(exc)[:500]}
+    def _failure(self, peer: tuple, data: bytes, exc: Exception) -> dict:
+        headers = {"udp": {"peer": [peer[0], peer[1]]}, "error": error_record(self.name, exc)}
         return {"headers": headers, "data": data}
 
     def _hand_on_failed(self, failed: list[dict]) -> None:

@@ -1,23 +1,7 @@
-"""Test support for wb-amqp users and this repo: a blocking client to fill, count and drain queues,
-``rabbitmqctl`` to look at and force-close a vhost, and message-id helpers.
-
-With the fixtures of the ``wishbone.testing`` pytest plugin (``amqp_vhost``, ``amqp_vhost_url``)::
-
-    from wb_amqp.testing import Broker, ids
-
-    @pytest.fixture
-    def broker(amqp_vhost_url):
-        with Broker(amqp_vhost_url) as b:  # its queues and exchanges are deleted afterwards
-            yield b
-
-    def test_relay(broker, amqp_vhost, amqp_vhost_url):
-        source = broker.queue("in")
-        broker.publish(source, (b"%d" % i for i in range(1000)), wait=True)
-        ...
-        distinct, duplicates = ids(broker.take_all(target))
+"""A blocking client to fill, count and drain queues; ``rabbitmqctl`` views of a vhost; message ids.
 
 :class:`Broker` uses pika's ``BlockingConnection``: call it from a test's own thread, not from
-inside a greenlet under test.
+inside a greenlet under test. Import the names from :mod:`wb_amqp.testing`.
 """
 
 from __future__ import annotations
@@ -28,7 +12,8 @@ from collections.abc import Iterable
 
 import pika
 import pika.exceptions
-from wishbone.testing.services import rabbitmqctl
+
+from wb_amqp.testing.services import rabbitmqctl
 
 __all__ = ["Broker", "close_all_connections", "connections", "ids", "queue_states", "rabbitmqctl"]
 
