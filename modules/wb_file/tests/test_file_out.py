@@ -77,7 +77,7 @@ def test_what_does_not_encode_goes_to_failed_and_the_rest_is_written(harness, tm
         h.feed(events("ok", "two\nlines", {"a": 1}, "also ok"))
         failed = h.collect("failed", 2)
     assert path.read_text() == "ok\nalso ok\n"
-    assert [f["headers"]["error"]["type"] for f in failed] == ["EncodeError", "EncodeError"]
+    assert [f["headers"]["error"]["type"] for f in failed] == ["CodecError", "CodecError"]
 
 
 def test_json_lines(harness, tmp_path):

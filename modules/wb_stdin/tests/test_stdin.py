@@ -86,7 +86,7 @@ def test_invalid_utf8_as_lines(harness, stdin_pipe):
         events = h.collect("outbox", 2)
         [failed] = h.collect("failed", 1)
     assert [e["data"] for e in events] == ["ok", "still ok"]
-    assert failed["data"] == b"\xc3\x28" and failed["headers"]["error"]["type"] == "UnicodeDecodeError"
+    assert failed["data"] == b"\xc3\x28" and failed["headers"]["error"]["type"] == "CodecError"
 
 
 def test_raw_keeps_bytes(harness, stdin_pipe):

@@ -34,12 +34,11 @@ from typing import Any, Literal
 
 import gevent
 import gevent.event
+from wishbone import blocking, codec
 from wishbone.ack import split, track
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
-
-from wb_file.codecs import line_decoder
 
 __all__ = ["FileIn", "LineTooLong"]
 
@@ -176,8 +175,9 @@ class FileIn(Input):
             beginning.
         mode (str): "tail" (default: follow the files for ever) or "read" (read every
             matched file to its end, then finish: the pipeline drains and exits 0).
-        decode (str): what each line becomes: "lines" (UTF-8 text, the default), "text",
-            "raw" (bytes), "json" or "json_lines" (the JSON value; blank lines skipped).
+        decode (str): what each line becomes, a codec of wishbone.codec: "lines" (UTF-8
+            text, the default), "text", "raw" (bytes), "json" or "json_lines" (the JSON
+            value; blank lines skipped), "msgpack".
         max_line_bytes (int): the longest line taken, bytes without the newline (default 102400).
         poll_interval (float): seconds between reads of a file at its end (default 0.25).
         glob_interval (float): seconds between matches of the patterns (default 1).
@@ -209,7 +209,7 @@ class FileIn(Input):
     ) -> None:
         if not paths or not all(isinstance(p, str) and p for p in paths):
             raise ValueError("paths must name at least one file or glob pattern")
-        self._decode = line_decoder(decode)
+        self._decode = codec.get(decode).decode_frame
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be 1 or more, got {max_line_bytes}")
         for name, value in (
@@ -235,7 +235,7 @@ class FileIn(Input):
         self.rotations = self.truncations = self.deletions = self.not_regular = 0
         self.read_errors = self.checkpoint_errors = self.failed_batches = 0
         self._files: dict[tuple[int, int], _File] = {}
-        self._started = False
+        self._reading = False
         # Without a checkpoint nothing would read the settlements: events go untracked.
         self._tracking = checkpoint is not None
 
@@ -243,7 +243,7 @@ class FileIn(Input):
     @property
     def ready(self) -> bool:  # type: ignore[override]  # a property where Module has a plain default
         """True once started and the checkpoint (if any) is held: the files are being read."""
-        return self._started
+        return self._reading
 
     def on_start(self) -> None:
         """Take the checkpoint's lock, load it, start the reader and the checkpoint writer."""
@@ -260,14 +260,14 @@ class FileIn(Input):
             # here the input stays idle (tail: as if following files that never grow) or,
             # for a one-shot read, finishes at once.
             self.log.info("Files are read by instance #0 only: nothing to read here.")
-            self._started = True
+            self._reading = True
             if self.mode == "read":
                 self.finish()
             return
         if self.checkpoint is not None:
             self._lock_checkpoint()
             self._entries = self._load_checkpoint()
-        self._started = True
+        self._reading = True
         self.spawn_producer(self._run)
         if self.checkpoint is not None:
             self.spawn(self._checkpointer)
@@ -288,7 +288,7 @@ class FileIn(Input):
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-        self._started = False
+        self._reading = False
 
     def metrics(self) -> dict:
         """Lines and bytes read, files open, rotations seen, errors, batches in flight."""
@@ -674,7 +674,7 @@ class FileIn(Input):
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
                 os.write(fd, json.dumps({"version": CHECKPOINT_VERSION, "files": files}, indent=1).encode())
-                gevent.get_hub().threadpool.apply(os.fsync, (fd,))  # the disk may be slow: not in the hub
+                blocking.call(os.fsync, fd)  # in gevent's threadpool: a slow disk holds this greenlet only
             finally:
                 os.close(fd)
             os.replace(tmp, self.checkpoint)

@@ -17,10 +17,9 @@ from typing import Literal
 
 import gevent
 import gevent.event
+from wishbone import blocking, codec
 from wishbone.log import RateLimitedLog
 from wishbone.module import Output
-
-from wb_file.codecs import line_encoder
 
 __all__ = ["FileOut"]
 
@@ -60,8 +59,10 @@ class FileOut(Output):
         path (str): the file to append to; strftime codes are filled in from the time of
             writing, in UTC (``"/srv/logs/app-%Y-%m-%d.log"``: one file per day; ``%%`` is a
             percent sign).
-        encode (str): how data becomes a line: "lines" (str or bytes, holding no newline;
-            the default) or "json_lines" (one compact JSON text per event).
+        encode (str): how data becomes bytes, a codec of wishbone.codec: "lines" (str or
+            bytes holding no newline, plus a newline; the default) or "json_lines" (one
+            compact JSON text per line); "raw", "text", "json" and "msgpack" write what they
+            encode with no separator.
         fsync (str): "none" (default), "batch" or "interval", as above.
         fsync_interval (float): seconds between fsyncs with fsync "interval" (default 1).
         check_interval (float): at most this often (seconds) the path is checked for a
@@ -86,7 +87,7 @@ class FileOut(Output):
     ) -> None:
         if not path:
             raise ValueError("path must name a file")
-        self._encode = line_encoder(encode)
+        self._encode = codec.get(encode).encode
         if not 0 < fsync_interval <= 3600:
             raise ValueError(f"fsync_interval must be more than 0 and at most 3600 seconds, got {fsync_interval}")
         if not 0 <= check_interval <= 3600:
@@ -110,9 +111,8 @@ class FileOut(Output):
 
     def on_start(self) -> None:
         """Open the file (creating its directories); a failure is logged and retried per batch."""
-        self._errors = RateLimitedLog(self.log)
+        self._trouble = RateLimitedLog(self.log)
         self._stopping = gevent.event.Event()
-        self._pool = gevent.get_hub().threadpool  # fsync runs there, not in the hub
         try:
             self._file(self._dated(self.path))
             self._healthy = True
@@ -197,13 +197,13 @@ class FileOut(Output):
                 view = view[n:]
             f.dirty = True
             if self.fsync == "batch":
-                self._pool.apply(os.fsync, (f.fd,))  # other greenlets run while the disk flushes
+                blocking.call(os.fsync, f.fd)  # in gevent's threadpool: the hub runs on meanwhile
                 self.fsyncs += 1
                 f.dirty = False
         except OSError as exc:
             self.write_errors += 1
             self._healthy = False
-            self._errors.warning("Writing %d line(s) to %s failed (%s): sent to 'failed'.", len(events), path, exc)
+            self._trouble.warning("Writing %d line(s) to %s failed (%s): sent to 'failed'.", len(events), path, exc)
             self._drop(path)
             for event in events:
                 self.fail(event, exc)
@@ -251,11 +251,11 @@ class FileOut(Output):
     # ------------------------------------------------------------------ fsync "interval"
     def _sync(self, f: _Open) -> None:
         try:
-            self._pool.apply(os.fsync, (f.fd,))
+            blocking.call(os.fsync, f.fd)
             self.fsyncs += 1
             f.dirty = False
         except OSError as exc:
-            self._errors.warning("fsync of %s failed (%s).", self.path, exc)
+            self._trouble.warning("fsync of %s failed (%s).", self.path, exc)
 
     def _syncer(self) -> None:
         while not self._stopping.wait(self.fsync_interval):

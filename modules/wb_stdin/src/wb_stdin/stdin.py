@@ -13,20 +13,18 @@ At end of input the last line (even without a newline) is handed on and the inpu
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
-from collections.abc import Callable
-from typing import Any
 
 import gevent
 from gevent.socket import wait_read
+from wishbone import codec
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
 
-__all__ = ["LineTooLong", "Stdin", "line_decoder"]
+__all__ = ["LineTooLong", "Stdin"]
 
 #: Bytes read at once: bounds the time one read holds the hub.
 CHUNK = 65536
@@ -49,36 +47,6 @@ class _Idle(Exception):
 _IDLE = _Idle()
 
 
-def _utf8(line: bytes) -> str:
-    return line.decode("utf-8")
-
-
-def _json(line: bytes) -> Any:
-    return json.loads(line)
-
-
-_DECODERS: dict[str, Callable[[bytes], Any]] = {
-    "lines": _utf8,
-    "text": _utf8,
-    "raw": bytes,
-    "json": _json,
-    "json_lines": _json,
-}
-
-
-def line_decoder(name: str) -> Callable[[bytes], Any]:
-    """What one line (without its newline) becomes for the codec *name*; ValueError names the choices.
-
-    ``lines``/``text``: UTF-8 str; ``raw``: bytes; ``json``/``json_lines``: the JSON value.
-    The decoder raises ValueError (UnicodeDecodeError, JSONDecodeError) on a line that does
-    not decode.
-    """
-    try:
-        return _DECODERS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown codec {name!r}; choose one of {', '.join(_DECODERS)}") from None
-
-
 class Stdin(Input):
     """Reads standard input, one event per line; at end of input the pipeline drains and exits 0.
 
@@ -96,9 +64,9 @@ class Stdin(Input):
     them first.
 
     Parameters:
-        decode (str): what each line becomes: "lines" (UTF-8 text, the default), "text"
-            (the same for one line), "raw" (bytes), "json" or "json_lines" (the JSON value
-            of each line; blank lines are skipped).
+        decode (str): what each line becomes, a codec of wishbone.codec: "lines" (UTF-8
+            text, the default), "text" (the same for one line), "raw" (bytes), "json" or
+            "json_lines" (the JSON value of each line; blank lines are skipped), "msgpack".
         max_line_bytes (int): the longest line taken, in bytes without its newline
             (default 102400); a longer one goes to failed.
 
@@ -111,7 +79,7 @@ class Stdin(Input):
     """
 
     def __init__(self, decode: str = "lines", max_line_bytes: int = 102400) -> None:
-        self._decode = line_decoder(decode)
+        self._decode = codec.get(decode).decode_frame
         if max_line_bytes < 1:
             raise ValueError(f"max_line_bytes must be 1 or more, got {max_line_bytes}")
         self.decode = decode
