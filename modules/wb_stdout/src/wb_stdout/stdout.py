@@ -156,7 +156,7 @@ class STDOUT(Output):
         self._pass_on = self.is_routed("outbox")
         self._format = self._formatter()
         self._plain = not (self.complete or self.counter or self.prefix)
-        self._errors = RateLimitedLog(self.log)
+        self._write_failures = RateLimitedLog(self.log)
         if self.path is not None:
             # O_NONBLOCK only for the open: a FIFO without a reader fails (ENXIO) instead of
             # stalling the whole process; writes then go through FdWriter like stdout's
@@ -274,7 +274,7 @@ class STDOUT(Output):
             if exc.errno == errno.EPIPE:
                 self._close(exc)
             else:
-                self._errors.warning("Writing %d line(s) failed, they are dropped: %s", lines, exc)
+                self._write_failures.warning("Writing %d line(s) failed, they are dropped: %s", lines, exc)
             return
         self.written += lines
 

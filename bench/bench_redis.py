@@ -1,0 +1,158 @@
+"""Redis benchmark: redis_in -> null and testevent -> redis_out, next to bare redis-py loops.
+
+    python bench/bench_redis.py [--events 100000] [--repeat 3]
+
+Same batch size (100) and the same acknowledgement policy on both sides, same run:
+
+* in: a stream of N JSON entries read with a consumer group. Bare: XREADGROUP COUNT 100, decode
+  each entry's JSON, XACK the batch, in a loop. Wishbone: redis_in (XACK after null consumed the
+  events) -> null.
+* out: N events written as XADD in pipelines of 100. Bare: encode each data as JSON, a
+  pipeline of 100 XADDs, execute, in a loop. Wishbone: testevent -> redis_out.
+
+Figures are events per second (medians); the ratio to the bare loop is what to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import uuid
+
+import orjson
+import redis
+from report import result
+from wishbone import Pipeline
+
+URL = "redis://127.0.0.1:6379/0"
+
+
+def fill(client: redis.Redis, key: str, n: int) -> None:
+    pipe = client.pipeline(transaction=False)
+    for i in range(n):
+        pipe.xadd(key, {"data": orjson.dumps({"host": "web-1", "level": "info", "n": i})})
+        if len(pipe) == 1000:
+            pipe.execute()
+    pipe.execute()
+
+
+def bare_in(client: redis.Redis, key: str, n: int) -> float:
+    client.xgroup_create(key, "g", id="0")
+    got, start = 0, time.perf_counter()
+    while got < n:
+        reply = client.xreadgroup("g", "c", {key: ">"}, count=100, block=1000)
+        entries = reply[0][1]
+        [orjson.loads(fields[b"data"]) for _, fields in entries]
+        client.xack(key, "g", *[entry_id for entry_id, _ in entries])
+        got += len(entries)
+    return n / (time.perf_counter() - start)
+
+
+def wishbone_in(key: str, n: int) -> float:
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "input": {"module": "redis_in", "variables": {"url": URL, "key": key, "start": "0", "claim_idle": 0}},
+                "output": {"module": "null"},
+            },
+            "routingtable": {"input.outbox": ["output.inbox"]},
+        },
+        load_entry_points=False,
+    )
+    start = time.perf_counter()
+    p.start()
+    while p.modules["output"].consumed < n:
+        p.wait(0.001)
+    rate = n / (time.perf_counter() - start)
+    p.stop(10)
+    return rate
+
+
+def bare_out(client: redis.Redis, key: str, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n // 100):
+        pipe = client.pipeline(transaction=False)
+        for _ in range(100):
+            pipe.xadd(key, {"data": orjson.dumps({"host": "web-1", "level": "info"})})
+        pipe.execute()
+    return n / (time.perf_counter() - start)
+
+
+def wishbone_out(key: str, n: int) -> float:
+    p = Pipeline.from_dict(
+        {
+            "bootstrap": {
+                "input": {
+                    "module": "testevent",
+                    "variables": {"interval": 0, "count": n, "payload": {"host": "web-1", "level": "info"}},
+                },
+                "output": {"module": "redis_out", "variables": {"url": URL, "key": key}},
+            },
+            "routingtable": {"input.outbox": ["output.inbox"]},
+        },
+        load_entry_points=False,
+    )
+    start = time.perf_counter()
+    p.start()
+    p.wait()
+    p.stop(30)
+    assert p.modules["output"].written == n
+    return n / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    client = redis.Redis.from_url(URL)
+    prefix = f"wbbench:{uuid.uuid4().hex[:8]}"
+    rates: dict[str, list[float]] = {k: [] for k in ("bare in", "redis_in", "bare out", "redis_out")}
+    try:
+        for r in range(args.repeat):
+            for name, run in (("bare in", "bare"), ("redis_in", "wb")):
+                key = f"{prefix}:in:{name}:{r}"
+                fill(client, key, args.events)
+                rates[name].append(
+                    bare_in(client, key, args.events) if run == "bare" else wishbone_in(key, args.events)
+                )
+                client.delete(key)
+            key = f"{prefix}:out:{r}"
+            rates["bare out"].append(bare_out(client, key, args.events))
+            client.delete(key)
+            rates["redis_out"].append(wishbone_out(key, args.events))
+            client.delete(key)
+    finally:
+        for k in client.scan_iter(f"{prefix}*"):
+            client.delete(k)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print(f"python {sys.version.split()[0]}, redis-py {redis.__version__}, {args.events:,} events, {args.repeat} runs")
+    print(f"{'':44} {'events/s (median)':>18} {'of bare':>8}")
+    print(f"{'bare: XREADGROUP 100 + decode + XACK':44} {med['bare in']:18,.0f} {1:8.0%}")
+    ratio_in = med["redis_in"] / med["bare in"]
+    print(f"{'redis_in -> null (XACK once delivered)':44} {med['redis_in']:18,.0f} {ratio_in:8.0%}")
+    print(f"{'bare: pipeline of 100 XADD':44} {med['bare out']:18,.0f} {1:8.0%}")
+    print(f"{'testevent -> redis_out':44} {med['redis_out']:18,.0f} {med['redis_out'] / med['bare out']:8.0%}")
+    result(
+        "redis_in -> null (stream, consumer group)",
+        med["redis_in"],
+        "events/s",
+        ">= 70% of the bare driver",
+        med["redis_in"] >= 0.7 * med["bare in"],
+        med["bare in"],
+    )
+    result(
+        "testevent -> redis_out (XADD pipelines)",
+        med["redis_out"],
+        "events/s",
+        ">= 70% of the bare driver",
+        med["redis_out"] >= 0.7 * med["bare out"],
+        med["bare out"],
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
