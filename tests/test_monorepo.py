@@ -213,3 +213,10 @@ def test_a_package_missing_a_part_fails_saying_what(rendered, tmp_path, how):
     assert any(BROKEN[how] in p for p in problems), problems
     if how != "nox":  # a missing pyproject also hides its entry points and requirement
         assert len(problems) == 1, problems
+
+
+@pytest.mark.parametrize("package", sorted(p.parent.name for p in ROOT.glob("modules/*/pyproject.toml")))
+def test_the_readme_lists_every_package(package):
+    """A user finds every package in the README's Packages table, with a link to its folder."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"[`modules/{package}`](modules/{package})" in readme, f"README.md's Packages table lacks {package}"

@@ -291,3 +291,10 @@ def test_garbage_never_raises_anything_but_codec_error(raw):
             assert exc.reason
         else:
             assert isinstance(items, list)
+
+
+@pytest.mark.parametrize("n", [-(2**63) - 1, -(2**63), 2**63 - 1, 2**64, -(10**30), 10**30])
+def test_integers_at_and_past_64_bits_stay_exact(n):
+    """hypothesis found -9223372036854775809 (19 digits, below int64) coming back as a float."""
+    got = codec.get("json").decode(str(n).encode())
+    assert got == [n] and type(got[0]) is int

@@ -157,6 +157,7 @@ class DurableQueue(DestinationQueue):
         self._written_cursor = (0, 0)
         self._last_ack_write = 0.0
         self._last_sync = 0.0
+        self._saving = False
         self._write_lock = gevent.lock.Semaphore()  # n-1 senders: one write and its bookkeeping at a time
         os.makedirs(self.directory, exist_ok=True)
         self._pool.apply(self._recover)
@@ -388,7 +389,20 @@ class DurableQueue(DestinationQueue):
         return self._cursor
 
     def _save_cursor(self) -> None:
-        """Persist the cursor and delete the segments it has passed (from a greenlet, not a settle)."""
+        """Persist the cursor and delete the segments it has passed (from a greenlet, not a settle).
+
+        The sender (waiting for room) and the consumer both save; one at a time, the other skips:
+        the write yields to the threadpool, and both would delete the same segments.
+        """
+        if self._saving:
+            return
+        self._saving = True
+        try:
+            self._save_cursor_now()
+        finally:
+            self._saving = False
+
+    def _save_cursor_now(self) -> None:
         cursor = self._cursor_now()
         self._last_ack_write = time.monotonic()
         if cursor == self._written_cursor:
@@ -401,7 +415,7 @@ class DurableQueue(DestinationQueue):
             return
         self._written_cursor = cursor
         for number in passed:
-            self.bytes -= self._segment_sizes.pop(number)
+            self.bytes -= self._segment_sizes.pop(number, 0)
         if passed:
             self._room.set()
 
