@@ -156,7 +156,8 @@ def test_a_bad_condition_in_the_bootstrap_names_the_parameter() -> None:
     with pytest.raises(BootstrapError) as caught:
         Pipeline.from_dict(doc)
     assert caught.value.path.startswith("bootstrap.switch.variables.cases")
-    assert "at column 20" in caught.value.message and "cases[1].when" in caught.value.message
+    assert "at column 20" in caught.value.message
+    assert caught.value.path == "bootstrap.switch.variables.cases[1].when"
 
 
 JSON = st.recursive(
