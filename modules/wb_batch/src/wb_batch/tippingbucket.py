@@ -20,10 +20,9 @@ from typing import Literal
 import gevent.event
 from wishbone.ack import merge
 from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function, shown
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
-
-from wb_batch._keys import hashable, key_function, shown
 
 __all__ = ["TippingBucket"]
 

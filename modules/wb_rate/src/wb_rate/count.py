@@ -11,10 +11,9 @@ import time
 
 import gevent.event
 from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function, shown
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
-
-from wb_rate._keys import hashable, key_function, shown
 
 __all__ = ["Count"]
 

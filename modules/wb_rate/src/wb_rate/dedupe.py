@@ -13,10 +13,9 @@ import time
 
 import gevent.event
 from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function
 from wishbone.module import Processor
 from wishbone.paths import MISSING
-
-from wb_rate._keys import hashable, key_function
 
 __all__ = ["Dedupe"]
 

@@ -15,10 +15,9 @@ from typing import Literal
 import gevent
 import gevent.event
 from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
-
-from wb_rate._keys import hashable, key_function
 
 __all__ = ["Throttle"]
 

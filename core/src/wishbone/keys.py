@@ -1,4 +1,5 @@
-"""Keys of events, from a field path (``wishbone.paths``) or a JMESPath expression (``wishbone.expression``).
+"""Event keys for modules that group, count or limit by key (tippingbucket, throttle, dedupe, count):
+a field path (``wishbone.paths``) or a JMESPath expression (``wishbone.expression``).
 
 Both are compiled once, when the module is built; per event there is one call. A missing field
 is :data:`wishbone.paths.MISSING` for a path and None for an expression: :func:`shown` turns
