@@ -27,6 +27,7 @@ QUICK_ARGS = {
     "bench_core.py": ["--events", "200000", "--repeat", "3"],
     "bench_latency.py": ["--events", "100000", "--long", "2000000", "--repeat", "3"],
     "bench_stdout.py": ["--events", "200000", "--repeat", "3"],
+    "bench_processing.py": ["--events", "100000", "--repeat", "3"],
 }
 
 

@@ -343,7 +343,8 @@ def check_variables(source: str, cls: type, variables: dict, path: str) -> None:
             name = exc.parameter
             if name in stand_ins:
                 break  # a stand-in value did not fit an unusual annotation: stop looking
-            errors.add(BootstrapError(source, jpath(path, name) if name else path, exc.message))
+            where = jpath(path, name, *exc.keys) if name else path  # down to the place inside the value
+            errors.add(BootstrapError(source, where, exc.detail if name else exc.message))
             if name is None:
                 break
             probe.pop(name, None)
@@ -364,9 +365,6 @@ def _stand_in(hint: Any) -> Any:
         if hint is kind or origin is kind:
             return value
     return None
-
-
-_check_variables = check_variables  # the old private name, for callers that used it
 
 
 def _load_queue_options(source: str, cls: type[Module], section: Any, path: str) -> dict:

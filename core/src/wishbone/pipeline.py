@@ -29,6 +29,7 @@ from wishbone import bootstrap as bootstrap_mod
 from wishbone.bootstrap import Bootstrap, BootstrapError
 from wishbone.log import source_logger
 from wishbone.module import Module, ModuleContext
+from wishbone.params import ParameterError
 from wishbone.plugins import plugin_manager
 from wishbone.queue import DEFAULT_BATCH_SIZE, DestinationQueue, SourceQueue, connect
 
@@ -93,6 +94,9 @@ class Pipeline:
     def _build(self, module_cls: type, variables: dict, path: str, bootstrap: Bootstrap | None = None):
         try:
             return module_cls(**variables)
+        except ParameterError as exc:  # a parameter the module checked itself: name its place
+            where = bootstrap_mod.jpath(path, "variables", *([exc.parameter, *exc.keys] if exc.parameter else []))
+            raise BootstrapError(self.bootstrap.source, where, exc.detail if exc.parameter else exc.message) from None
         except Exception as exc:
             raise BootstrapError(
                 (bootstrap or self.bootstrap).source,

@@ -47,8 +47,8 @@ def test_paths_with_an_index_or_many_steps(harness, field, data):
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"records": "text"}, "data.records: expected a list, got str"),
-        ({"records": {"a": 1}}, "data.records: expected a list, got dict"),
+        ({"records": "text"}, "data.records: expected a list, found a string"),
+        ({"records": {"a": 1}}, "data.records: expected a list, found an object"),
         ({"other": []}, "data.records: no such field (expected a list)"),
         ("not a dict", "data.records: no such field (expected a list)"),
         (["a list"], "data.records: no such field (expected a list)"),

@@ -179,3 +179,20 @@ def test_in_a_pipeline_a_bucket_that_fails_downstream_fails_its_originals(tracke
     p = run(Pipeline(load_bootstrap(modules, routes)))
     assert p.modules["explode"].failed == 2
     assert sorted(p.modules["input"].settled) == [(i, False) for i in range(150)]
+
+
+def test_a_jmespath_key_expression_picks_the_bucket(harness):
+    events = [new_event({"host": h, "app": a}) for h, a in [("x", "web"), ("x", "db"), ("x", "web"), ("y", "web")]]
+    events.append(new_event({"host": 7, "app": "web"}))  # join() needs strings: this one fails
+    with harness(TippingBucket, {"size": 2, "key_expression": "join('/', [data.host, data.app])"}) as h:
+        h.feed(events)
+        [bucket] = h.collect("outbox", 1)
+        [failed] = h.collect("failed", 1)
+    assert bucket["headers"]["tippingbucket"]["key"] == "x/web"
+    assert failed["data"]["host"] == 7 and failed["headers"]["error"]["type"] == "ExpressionError"
+    assert sorted(b["headers"]["tippingbucket"]["key"] for b in h.collected("outbox")) == ["x/db", "y/web"]
+
+
+def test_key_and_key_expression_together_are_refused(harness):
+    with pytest.raises(ValueError, match="not both"):
+        harness(TippingBucket, {"key": "data.a", "key_expression": "data.b"})

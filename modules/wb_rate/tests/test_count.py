@@ -82,3 +82,13 @@ def test_in_a_pipeline_count_is_a_sink_when_outbox_is_unrouted():
     assert snap["modules"]["rates"]["consumed"] == 1  # the last interval, at the drain
     assert snap["modules"]["count"]["counted"] == 500
     assert snap["queues"]["count.outbox"]["dropped"] == 0
+
+
+def test_a_key_expression_that_cannot_be_evaluated_sends_the_event_to_failed(harness):
+    with harness(Count, {"interval": 60, "key_expression": "length(data.tags)"}) as h:
+        h.feed([new_event({"tags": [1, 2]}), new_event({"tags": 5}), new_event({"tags": "ab"})])
+        passed = h.collect("outbox", 2)
+        [failed] = h.collect("failed", 1)
+    assert [e["data"]["tags"] for e in passed] == [[1, 2], "ab"]
+    assert failed["data"] == {"tags": 5} and failed["headers"]["error"]["type"] == "ExpressionError"
+    assert sorted(c["data"]["count"] for c in h.collected("counts")) == [2]

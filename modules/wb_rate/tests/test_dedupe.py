@@ -77,3 +77,13 @@ def test_a_duplicate_settles_as_done(harness):
 def test_bad_parameters_are_refused(harness, variables):
     with pytest.raises(ValueError):
         harness(Dedupe, variables)
+
+
+def test_a_key_expression_and_a_null_key_is_unkeyed(harness):
+    events = [new_event({"a": {"id": 1}}), new_event({"a": {"id": 1}}), new_event({"a": {}}), new_event({"a": {}})]
+    with harness(Dedupe, {"key_expression": "data.a.id"}) as h:
+        h.feed(events)
+        passed = h.collect("outbox", 3)
+        h.collect("duplicate", 1)
+        assert h.metrics()["module"]["unkeyed"] == 2
+    assert [e["data"] for e in passed] == [{"a": {"id": 1}}, {"a": {}}, {"a": {}}]

@@ -132,3 +132,13 @@ def test_in_a_pipeline_throttled_tracked_events_settle_as_done(tracked_counter):
     assert pipeline.modules["out"].consumed == 10
     assert pipeline.modules["throttle"].throttled == 290
     assert sorted(pipeline.modules["input"].settled) == [(i, True) for i in range(300)]
+
+
+def test_a_key_expression_keys_the_rate(harness):
+    events = [new_event({"user": {"name": u}}) for u in "aab"]
+    with harness(Throttle, {"rate": 1, "burst": 1, "key_expression": "data.user.name"}) as h:
+        h.feed(events)
+        passed = h.collect("outbox", 2)
+        [throttled] = h.collect("throttled", 1)
+    assert [e["data"]["user"]["name"] for e in passed] == ["a", "b"]
+    assert throttled["data"]["user"]["name"] == "a"

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from wishbone.ack import split
 from wishbone.module import Processor
-
-from wb_batch._paths import MISSING, compile_path
+from wishbone.paths import MISSING, FieldTypeError, compile_path
 
 __all__ = ["Split"]
 
@@ -31,9 +30,12 @@ class Split(Processor):
             names the path and the type found.
     """
 
+    # ``str``, compiled here: a bad path is a ValueError naming the column, reported by the
+    # bootstrap with this instance's variables (see the report: FieldPath's root error).
     def __init__(self, field: str = "data") -> None:
         self.field = field
-        self._get = compile_path(field).get
+        self._path = compile_path(field)
+        self._get = self._path.get
         self.parts = 0
         self.empty = 0
 
@@ -58,8 +60,8 @@ class Split(Processor):
 
     def _not_a_list(self, found: object) -> Exception:
         if found is MISSING:
-            return LookupError(f"{self.field}: no such field (expected a list)")
-        return TypeError(f"{self.field}: expected a list, got {type(found).__name__}")
+            return LookupError(f"{self._path.text}: no such field (expected a list)")
+        return FieldTypeError(self._path.text, self._path.text, "a list", found)
 
     def metrics(self) -> dict:
         """Parts emitted, and events whose list was empty."""

@@ -19,9 +19,10 @@ from typing import Literal
 
 import gevent.event
 from wishbone.ack import merge
+from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function, shown
 from wishbone.module import Processor
-
-from wb_batch._paths import compile_path, hashable
+from wishbone.paths import FieldPath
 
 __all__ = ["TippingBucket"]
 
@@ -43,6 +44,9 @@ class TippingBucket(Processor):
         age (float): seconds after its first event that a bucket tips, full or not (default 10).
         key (str | None): field path whose value picks the bucket (``data.host``); events
             without the field share the bucket of key null. Default null: one bucket.
+        key_expression (str | None): a JMESPath expression instead of ``key``
+            (``join('/', [data.host, data.app])``); one that cannot be evaluated on an event
+            sends it to ``failed``.
         max_keys (int): buckets open at once; a new key beyond it tips the oldest bucket
             early (counted as ``evicted``), so memory stays bounded (default 1000).
         keep (str): ``"data"`` collects each event's data, ``"event"`` its headers and data
@@ -51,17 +55,18 @@ class TippingBucket(Processor):
     Queues:
         inbox: events to collect.
         outbox: one event per tipped bucket.
-        failed: events that collecting raised on, the error in ``headers.error`` (none in
-            normal use: a missing key field is key null, not an error).
+        failed: events whose ``key_expression`` cannot be evaluated, the error in
+            ``headers.error`` (a missing key field is key null, not an error).
     """
 
     def __init__(
         self,
         size: int = 100,
         age: float = 10.0,
-        key: str | None = None,
+        key: FieldPath | None = None,
         max_keys: int = 1000,
         keep: Literal["data", "event"] = "data",
+        key_expression: Expression | None = None,
     ) -> None:
         if size < 1:
             raise ValueError(f"size must be 1 or more events, got {size}")
@@ -72,9 +77,10 @@ class TippingBucket(Processor):
         self.size = size
         self.age = float(age)
         self.key = key
+        self.key_expression = key_expression
         self.max_keys = max_keys
         self.keep = keep
-        self._key_of = None if key is None else compile_path(key).get
+        self._key_of = key_function(key, key_expression)
         self._buckets: dict = {}  # key -> list of events (the per-event lookup)
         self._due: collections.OrderedDict = collections.OrderedDict()  # key -> monotonic tip time, oldest first
         self._wake = gevent.event.Event()
@@ -89,7 +95,11 @@ class TippingBucket(Processor):
         key = None
         for event in events:
             if key_of is not None:
-                key = key_of(event, None)
+                try:
+                    key = key_of(event)
+                except ExpressionError as exc:
+                    self.fail(event, exc)
+                    continue
             try:
                 bucket = buckets.get(key)
             except TypeError:  # a list or dict value: key by its JSON text
@@ -122,7 +132,7 @@ class TippingBucket(Processor):
         else:
             items = [{"headers": event["headers"], "data": event["data"]} for event in events]
         self.tipped[reason] += 1
-        self.emit(merge(events, items, {"tippingbucket": {"key": key, "size": len(items), "reason": reason}}))
+        self.emit(merge(events, items, {"tippingbucket": {"key": shown(key), "size": len(items), "reason": reason}}))
 
     # ------------------------------------------------------------------ in the background
     def on_start(self) -> None:

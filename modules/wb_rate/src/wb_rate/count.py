@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 
 import gevent.event
+from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function, shown
 from wishbone.module import Processor
-
-from wb_rate._paths import compile_path, hashable
+from wishbone.paths import FieldPath
 
 __all__ = ["Count"]
 
@@ -33,6 +34,8 @@ class Count(Processor):
         interval (float): seconds between emissions of the counts (default 60).
         key (str | None): field path whose value is counted (``data.status``); events
             without it count under key null. Default null: one total.
+        key_expression (str | None): a JMESPath expression instead of ``key``; one that
+            cannot be evaluated on an event sends it to ``failed``.
         max_keys (int): keys counted in one interval; further new keys count under
             ``"(other)"`` (counted as ``overflowed``) (default 1000).
 
@@ -40,21 +43,28 @@ class Count(Processor):
         inbox: events to count.
         outbox: the same events, unchanged, when routed.
         counts: one event per key and interval.
-        failed: events counting raised on, the error in ``headers.error`` (none in normal use).
+        failed: events whose ``key_expression`` cannot be evaluated, the error in ``headers.error``.
     """
 
     emits = ("counts",)
     changes_events = False
 
-    def __init__(self, interval: float = 60.0, key: str | None = None, max_keys: int = 1000) -> None:
+    def __init__(
+        self,
+        interval: float = 60.0,
+        key: FieldPath | None = None,
+        max_keys: int = 1000,
+        key_expression: Expression | None = None,
+    ) -> None:
         if not interval > 0:
             raise ValueError(f"interval must be more than 0 seconds, got {interval}")
         if max_keys < 1:
             raise ValueError(f"max_keys must be 1 or more, got {max_keys}")
         self.interval = float(interval)
         self.key = key
+        self.key_expression = key_expression
         self.max_keys = max_keys
-        self._key_of = None if key is None else compile_path(key).get
+        self._key_of = key_function(key, key_expression)
         self._counts: dict = {}
         self._total = 0
         self._since = time.monotonic()
@@ -81,8 +91,14 @@ class Count(Processor):
             self._total += len(events)
         else:
             counts = self._counts
+            failed: set | None = None  # ids of events whose key could not be evaluated
             for event in events:
-                key = key_of(event, None)
+                try:
+                    key = key_of(event)
+                except ExpressionError as exc:
+                    self.fail(event, exc)
+                    failed = {*(failed or ()), id(event)}
+                    continue
                 try:
                     n = counts.get(key)
                 except TypeError:  # a list or dict value: count by its JSON text
@@ -94,6 +110,8 @@ class Count(Processor):
                         self.overflowed += 1
                     n = counts.get(key, 0)
                 counts[key] = n + 1
+            if failed:
+                events = [event for event in events if id(event) not in failed]
         if self._pass:
             self.emit_batch(events)
 
@@ -125,7 +143,7 @@ class Count(Processor):
             counts, self._counts = self._counts, {}
         for key, n in counts.items():
             self.counted += n
-            data = {"key": key, "count": n, "rate": n / elapsed, "interval": elapsed}
+            data = {"key": shown(key), "count": n, "rate": n / elapsed, "interval": elapsed}
             self.emit({"headers": {}, "data": data}, "counts")
         self.reports += 1
 

@@ -12,9 +12,10 @@ import collections
 import time
 
 import gevent.event
+from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function
 from wishbone.module import Processor
-
-from wb_rate._paths import MISSING, compile_path, hashable
+from wishbone.paths import MISSING
 
 __all__ = ["Dedupe"]
 
@@ -24,13 +25,16 @@ class Dedupe(Processor):
 
     A duplicate is dropped on purpose, like a filter's drop: counted as ``duplicates``, its
     delivery settles positively (an acknowledging input acks it). If the ``duplicate``
-    queue is routed, it goes there instead. An event without the key field passes
-    (counted as ``unkeyed``). The window counts from a key's first sighting: a key seen
+    queue is routed, it goes there instead. An event without the key field, or whose key
+    is null, passes (counted as ``unkeyed``). The window counts from a key's first sighting: a key seen
     again within it does not extend it.
 
     Parameters:
         key (str): field path of the value that identifies an event (default "data": the
             whole data; a list or dict compares by its JSON text).
+        key_expression (str | None): a JMESPath expression used instead of ``key``; one that
+            cannot be evaluated on an event sends it to ``failed``, one that selects null
+            counts as unkeyed.
         window (float): seconds a key is remembered (default 60).
         max_size (int): keys remembered at once; beyond it the oldest is forgotten before
             its window ends (counted as ``evicted``) (default 100000).
@@ -39,21 +43,28 @@ class Dedupe(Processor):
         inbox: events to deduplicate.
         outbox: the first event of each key within the window, and unkeyed events.
         duplicate: the duplicates, if routed (else they are dropped).
-        failed: events deduplicating raised on, the error in ``headers.error`` (none in normal use).
+        failed: events whose ``key_expression`` cannot be evaluated, the error in ``headers.error``.
     """
 
     emits = ("duplicate",)
     changes_events = False
 
-    def __init__(self, key: str = "data", window: float = 60.0, max_size: int = 100_000) -> None:
+    def __init__(
+        self,
+        key: str = "data",  # compiled in key_function: a bad path is a ValueError with the column
+        window: float = 60.0,
+        max_size: int = 100_000,
+        key_expression: Expression | None = None,
+    ) -> None:
         if not window > 0:
             raise ValueError(f"window must be more than 0 seconds, got {window}")
         if max_size < 1:
             raise ValueError(f"max_size must be 1 or more, got {max_size}")
         self.key = key
+        self.key_expression = key_expression
         self.window = float(window)
         self.max_size = max_size
-        self._key_of = compile_path(key).get
+        self._key_of = key_function(None if key_expression else key, key_expression)
         self._seen: dict = {}  # key -> monotonic time first seen
         self._order: collections.deque = collections.deque()  # (time, key), oldest first; stale ones skipped
         self._wake = gevent.event.Event()
@@ -81,8 +92,12 @@ class Dedupe(Processor):
         passed: list = []
         duplicates: list = []
         for event in events:
-            key = key_of(event)
-            if key is MISSING:
+            try:
+                key = key_of(event)
+            except ExpressionError as exc:
+                self.fail(event, exc)
+                continue
+            if key is MISSING or key is None:
                 self.unkeyed += 1
                 passed.append(event)
                 continue

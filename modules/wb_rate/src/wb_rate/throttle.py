@@ -14,9 +14,10 @@ from typing import Literal
 
 import gevent
 import gevent.event
+from wishbone.expression import Expression, ExpressionError
+from wishbone.keys import hashable, key_function
 from wishbone.module import Processor
-
-from wb_rate._paths import compile_path, hashable
+from wishbone.paths import FieldPath
 
 __all__ = ["Throttle"]
 
@@ -37,6 +38,8 @@ class Throttle(Processor):
             bucket; 0 means ``max(1, rate)`` (default 0).
         key (str | None): field path whose value is the key (``data.user``); events without
             it share key null. Default null: one rate for every event.
+        key_expression (str | None): a JMESPath expression instead of ``key``; one that
+            cannot be evaluated on an event sends it to ``failed``.
         mode (str): ``"drop"`` or ``"block"`` (default "drop").
         max_keys (int): keys tracked at once; a new key beyond it forgets the oldest one
             (counted as ``evicted``; that key starts again with a full bucket) (default 10000).
@@ -45,7 +48,7 @@ class Throttle(Processor):
         inbox: events to throttle.
         outbox: events within the rate.
         throttled: events over the rate in drop mode, if routed (else they are dropped).
-        failed: events throttling raised on, the error in ``headers.error`` (none in normal use).
+        failed: events whose ``key_expression`` cannot be evaluated, the error in ``headers.error``.
     """
 
     emits = ("throttled",)
@@ -55,9 +58,10 @@ class Throttle(Processor):
         self,
         rate: float,
         burst: int = 0,
-        key: str | None = None,
+        key: FieldPath | None = None,
         mode: Literal["drop", "block"] = "drop",
         max_keys: int = 10000,
+        key_expression: Expression | None = None,
     ) -> None:
         if not rate > 0:
             raise ValueError(f"rate must be more than 0 events per second, got {rate}")
@@ -68,9 +72,10 @@ class Throttle(Processor):
         self.rate = float(rate)
         self.burst = float(burst or max(1.0, rate))
         self.key = key
+        self.key_expression = key_expression
         self.mode = mode
         self.max_keys = max_keys
-        self._key_of = None if key is None else compile_path(key).get
+        self._key_of = key_function(key, key_expression)
         self._block = mode == "block"
         self._buckets: collections.OrderedDict = collections.OrderedDict()  # key -> [tokens, monotonic time]
         self._wake = gevent.event.Event()
@@ -101,7 +106,11 @@ class Throttle(Processor):
         key = None
         for event in events:
             if key_of is not None:
-                key = key_of(event, None)
+                try:
+                    key = key_of(event)
+                except ExpressionError as exc:
+                    self.fail(event, exc)
+                    continue
             try:
                 state = buckets.get(key)
             except TypeError:  # a list or dict value: key by its JSON text

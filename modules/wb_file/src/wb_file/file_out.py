@@ -1,0 +1,264 @@
+"""The ``file_out`` output: appends one line per event, one write per batch.
+
+Each consumed batch is encoded and written to the file with one ``write()`` (looped only
+if the kernel takes part of it), on a descriptor opened with ``O_APPEND``, so several
+writers never interleave inside a batch's lines. The file is reopened when
+:meth:`FileOut.reopen` is called (SIGHUP, see the README) and when its path no longer names
+the open inode (logrotate moved it away), checked at most every ``check_interval``
+seconds. ``fsync`` says what survives a power loss (see the class docstring); it runs in
+gevent's threadpool, so a slow disk holds back the writing greenlet, not the hub.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Literal
+
+import gevent
+import gevent.event
+from wishbone import blocking, codec
+from wishbone.log import RateLimitedLog
+from wishbone.module import Output
+
+__all__ = ["FileOut"]
+
+
+class _Open:
+    """An open file: its descriptor, identity and when its path was last checked."""
+
+    __slots__ = ("fd", "dev", "ino", "checked", "dirty")
+
+    def __init__(self, fd: int, st: os.stat_result) -> None:
+        self.fd = fd
+        self.dev = st.st_dev
+        self.ino = st.st_ino
+        self.checked = time.monotonic()
+        self.dirty = False
+
+
+class FileOut(Output):
+    """Appends the data of each event to a file as one line; one write per batch.
+
+    The directories of ``path`` are created. The file is opened for appending and reopened
+    (created anew) when ``reopen()`` is called, which the worker does on SIGHUP (logrotate's
+    ``postrotate kill -HUP``), and when the path no longer names the open file (moved away
+    or deleted), looked at no more often than every ``check_interval`` seconds. Events whose
+    data does not encode as one line, and the events of a batch whose write failed (disk
+    full, no permission), go to ``failed`` with the reason in ``headers.error``; the next
+    batch tries again.
+
+    ``fsync``: "none" (the default) leaves the data to the kernel: it survives the process
+    being killed, not a power loss or kernel crash (up to the kernel's writeback delay,
+    about 30 s on Linux, is lost). "batch" calls fsync after every batch write, before the
+    batch counts as delivered: nothing acknowledged is lost even on power loss, at the cost
+    of one disk flush per batch. "interval" calls fsync every ``fsync_interval`` seconds:
+    at most that much acknowledged data is lost on power loss.
+
+    Parameters:
+        path (str): the file to append to; strftime codes are filled in from the time of
+            writing, in UTC (``"/srv/logs/app-%Y-%m-%d.log"``: one file per day; ``%%`` is a
+            percent sign).
+        encode (str): how data becomes bytes, a codec of wishbone.codec: "lines" (str or
+            bytes holding no newline, plus a newline; the default) or "json_lines" (one
+            compact JSON text per line); "raw", "text", "json" and "msgpack" write what they
+            encode with no separator.
+        fsync (str): "none" (default), "batch" or "interval", as above.
+        fsync_interval (float): seconds between fsyncs with fsync "interval" (default 1).
+        check_interval (float): at most this often (seconds) the path is checked for a
+            moved-away file (default 1).
+
+    Queues:
+        inbox: the events to write.
+        failed: events that did not encode or could not be written (headers.error: why).
+
+    Metrics:
+        lines, bytes: written.  writes: write calls.  reopens: files reopened.
+        write_errors: batches that could not be written.  fsyncs.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        encode: str = "lines",
+        fsync: Literal["none", "batch", "interval"] = "none",
+        fsync_interval: float = 1.0,
+        check_interval: float = 1.0,
+    ) -> None:
+        if not path:
+            raise ValueError("path must name a file")
+        self._encode = codec.get(encode).encode
+        if not 0 < fsync_interval <= 3600:
+            raise ValueError(f"fsync_interval must be more than 0 and at most 3600 seconds, got {fsync_interval}")
+        if not 0 <= check_interval <= 3600:
+            raise ValueError(f"check_interval must be 0 to 3600 seconds, got {check_interval}")
+        self.path = path
+        self._timed = "%" in path  # strftime codes: one file per day (hour, ...)
+        self._last_dated: str | None = None
+        self.encode = encode
+        self.fsync = fsync
+        self.fsync_interval = fsync_interval
+        self.check_interval = check_interval
+        self.lines = self.bytes = self.writes = self.reopens = self.write_errors = self.fsyncs = 0
+        self._files: dict[str, _Open] = {}
+        self._healthy = False
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def ready(self) -> bool:  # type: ignore[override]  # a property where Module has a plain default
+        """True while the file is open for writing (the last open and write succeeded)."""
+        return self._healthy
+
+    def on_start(self) -> None:
+        """Open the file (creating its directories); a failure is logged and retried per batch."""
+        self._trouble = RateLimitedLog(self.log)
+        self._stopping = gevent.event.Event()
+        try:
+            self._file(self._dated(self.path))
+            self._healthy = True
+        except OSError as exc:
+            self.log.error("Cannot open %s (%s): events go to 'failed' until it can be.", self.path, exc)
+        if self.fsync == "interval":
+            self.spawn(self._syncer)
+
+    def on_stop(self) -> None:
+        """Flush to disk (unless fsync is "none") and close."""
+        self._stopping.set()
+        self.join_background(max(0.1, self.stop_deadline - time.monotonic()))
+        for f in self._files.values():
+            if self.fsync != "none" and f.dirty:
+                self._sync(f)
+            os.close(f.fd)
+        self._files.clear()
+        self._healthy = False
+
+    def reopen(self) -> None:
+        """Close the open files; the next batch opens (creates) its file again by path.
+
+        Call it after the file was moved away (logrotate): the worker calls it on SIGHUP.
+        Safe from any greenlet: no write is in progress while another greenlet runs.
+        """
+        for path in list(self._files):
+            self._drop(path)
+            self.reopens += 1
+        self.log.info("Reopening %s.", self.path)
+
+    def metrics(self) -> dict:
+        """Lines, bytes and write calls so far; reopens, write errors, fsyncs."""
+        return {
+            "lines": self.lines,
+            "bytes": self.bytes,
+            "writes": self.writes,
+            "reopens": self.reopens,
+            "write_errors": self.write_errors,
+            "fsyncs": self.fsyncs,
+        }
+
+    # ------------------------------------------------------------------ writing
+    def consume(self, event: dict) -> None:
+        """Write one event (the framework calls consume_batch; this is for a single event)."""
+        self.consume_batch([event])
+
+    def consume_batch(self, events: list) -> None:
+        """Encode the batch and write it with one write call; failures to ``failed``."""
+        encode = self._encode
+        chunks = []
+        written = []
+        for event in events:
+            try:
+                chunks.append(encode(event["data"]))
+            except ValueError as exc:
+                self.fail(event, exc)
+                continue
+            written.append(event)
+        if chunks:
+            self._write(self._dated(self.path), chunks, written)
+
+    def _dated(self, path: str) -> str:
+        """*path* with its strftime codes (``%Y-%m-%d``) filled in from the time now, in UTC."""
+        if not self._timed:
+            return path
+        dated = time.strftime(path, time.gmtime())
+        if dated != self._last_dated:  # a new day (hour...): yesterday's file is done with
+            if self._last_dated is not None:
+                self._drop(self._last_dated)
+            self._last_dated = dated
+        return dated
+
+    def _write(self, path: str, chunks: list, events: list) -> None:
+        """Append *chunks* (the lines of *events*) to *path* in one write; on an error, fail *events*."""
+        data = b"".join(chunks)
+        try:
+            f = self._file(path)
+            view = memoryview(data)
+            while view:
+                n = os.write(f.fd, view)
+                self.writes += 1
+                view = view[n:]
+            f.dirty = True
+            if self.fsync == "batch":
+                blocking.call(os.fsync, f.fd)  # in gevent's threadpool: the hub runs on meanwhile
+                self.fsyncs += 1
+                f.dirty = False
+        except OSError as exc:
+            self.write_errors += 1
+            self._healthy = False
+            self._trouble.warning("Writing %d line(s) to %s failed (%s): sent to 'failed'.", len(events), path, exc)
+            self._drop(path)
+            for event in events:
+                self.fail(event, exc)
+            return
+        self._healthy = True
+        self.lines += len(events)
+        self.bytes += len(data)
+
+    def _file(self, path: str) -> _Open:
+        """The open file for *path*: opened (and its directories made) when needed, reopened
+        when the path names another inode (checked at most every check_interval seconds)."""
+        f = self._files.get(path)
+        if f is not None:
+            now = time.monotonic()
+            if now - f.checked < self.check_interval:
+                return f
+            f.checked = now
+            try:
+                st = os.stat(path)
+                if st.st_ino == f.ino and st.st_dev == f.dev:
+                    return f
+            except FileNotFoundError:
+                pass
+            self.log.info("%s was moved away or deleted: reopening it.", path)
+            self._drop(path)
+            self.reopens += 1
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        f = _Open(fd, os.fstat(fd))
+        self._files[path] = f
+        return f
+
+    def _drop(self, path: str) -> None:
+        f = self._files.pop(path, None)
+        if f is not None:
+            if self.fsync != "none" and f.dirty:
+                self._sync(f)
+            try:
+                os.close(f.fd)
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------------ fsync "interval"
+    def _sync(self, f: _Open) -> None:
+        try:
+            blocking.call(os.fsync, f.fd)
+            self.fsyncs += 1
+            f.dirty = False
+        except OSError as exc:
+            self._trouble.warning("fsync of %s failed (%s).", self.path, exc)
+
+    def _syncer(self) -> None:
+        while not self._stopping.wait(self.fsync_interval):
+            for f in list(self._files.values()):
+                if f.dirty:
+                    self._sync(f)
