@@ -33,6 +33,9 @@ def files_for(package: str, name: str) -> set[str]:
         f"src/{package}/py.typed",
         "tests/test_conformance.py",
         f"tests/test_{name}.py",
+        "tests/pipeline.json",
+        "tests/pipeline.test.yaml",
+        "tests/test_pipeline.py",
     }
 
 

@@ -162,7 +162,14 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def load_file(path: str) -> Bootstrap:
-    """Read, parse and check the bootstrap file at *path* (UTF-8, a byte order mark allowed)."""
+    """Read, parse and check the bootstrap file at *path* (UTF-8, a byte order mark allowed).
+
+    ``.yaml``/``.yml`` is read as YAML, anything else as JSON; then every ``${VAR}``,
+    ``${VAR:-default}`` and ``${file:PATH}`` in a string value is resolved
+    (:func:`wishbone.configfile.interpolate`: a missing variable is an error with its JSON path).
+    """
+    from wishbone import configfile  # it imports this module
+
     try:
         with open(path, encoding="utf-8-sig") as fh:
             text = fh.read()
@@ -174,6 +181,9 @@ def load_file(path: str) -> Bootstrap:
         raise BootstrapError(path, "", f"cannot read the file: {exc.strerror or exc}", whole_file=True) from None
     except UnicodeDecodeError as exc:
         raise BootstrapError(path, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}", whole_file=True) from None
+    if path.lower().endswith((".yaml", ".yml")):
+        document = configfile.parse_yaml(text, path)
+        return load_dict(configfile.interpolate(document, path), source=path)
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
@@ -186,7 +196,7 @@ def load_file(path: str) -> Bootstrap:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise BootstrapError(path, "", f"invalid JSON: {exc}", whole_file=True) from None
-    return load_dict(document, source=path)
+    return load_dict(configfile.interpolate(document, path), source=path)
 
 
 def _caret(text: str, lineno: int, colno: int, width: int = 100) -> str:

@@ -84,7 +84,10 @@ def parse_yaml(text: str, source: str) -> Any:
             if key in seen:
                 mark = key_node.start_mark
                 raise BootstrapError(
-                    source, "", f"duplicate key {key!r} at line {mark.line + 1} column {mark.column + 1}"
+                    source,
+                    "",
+                    f"duplicate key {key!r} at line {mark.line + 1} column {mark.column + 1}",
+                    whole_file=True,
                 )
             seen[key] = loader.construct_object(value_node, deep=True)
         return seen
@@ -95,9 +98,9 @@ def parse_yaml(text: str, source: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise BootstrapError(source, "", f"not YAML: {exc.problem}{where}") from None
+        raise BootstrapError(source, "", f"not YAML: {exc.problem}{where}", whole_file=True) from None
     except yaml.YAMLError as exc:
-        raise BootstrapError(source, "", f"not YAML: {exc}") from None
+        raise BootstrapError(source, "", f"not YAML: {exc}", whole_file=True) from None
 
 
 def _resolve(reference: str, source: str, path: str, environ: Mapping[str, str]) -> str:

@@ -13,7 +13,8 @@ pipeline a bootstrap file describes and asserts what arrives at other queues::
     }]}
 
 Every test builds the pipeline afresh from the bootstrap file. Its inputs and outputs are
-replaced by the test's own: inputs are not started (no outside data comes in), outputs are not
+replaced by the test's own (a module of no declared kind counts as an output when no route leaves
+it, see :func:`wishbone.graph.kind_of`): inputs are not started (no outside data comes in), outputs are not
 started (nothing leaves; what reaches an output's queue stays there for the test to read);
 processors run as in production. ``inject`` puts events (``data``, optional ``headers``) on an
 ``instance.queue``: a consumed queue of a processor or output, or the ``outbox`` of an input.
@@ -42,6 +43,7 @@ import jmespath
 
 from wishbone import bootstrap as bootstrap_mod
 from wishbone.bootstrap import Bootstrap, jpath
+from wishbone.graph import kind_of
 from wishbone.pipeline import Pipeline
 from wishbone.queue import DestinationQueue, SourceQueue, connect
 
@@ -132,7 +134,7 @@ class _Tap:
         self.owned = True
         if queue in module.destination_queues:
             target = module.destination_queues[queue]
-            if module.kind == "output":  # not started: read its own queue
+            if kind_of(pipeline.bootstrap, name) == "output":  # not started: read its own queue
                 self.queues, self.owned = [target], False
             else:  # a running processor: take a copy of everything routed into it
                 for other in pipeline.modules.values():
@@ -221,7 +223,7 @@ def run_test(bootstrap: Bootstrap, test: dict, source: str = "<tests>", where: s
     for j, expect in enumerate(test["expect"]):
         if expect["queue"] not in taps:
             taps[expect["queue"]] = _Tap(pipeline, expect["queue"], source, jpath(where, "expect", j, "queue"))
-    running = [m for m in pipeline.modules.values() if m.kind not in ("input", "output")]
+    running = [m for n, m in pipeline.modules.items() if kind_of(bootstrap, n) not in ("input", "output")]
     deadline = time.monotonic() + float(test.get("timeout", 5.0))
     for module in running:
         module.start()
@@ -235,7 +237,7 @@ def run_test(bootstrap: Bootstrap, test: dict, source: str = "<tests>", where: s
                 feeder = SourceQueue(f"test>{inject['queue']}")
                 connect(feeder, module.destination_queues[queue])
                 feeder.send(events)
-            elif module is not None and module.kind == "input" and queue in module.source_queues:
+            elif module is not None and kind_of(bootstrap, name) == "input" and queue in module.source_queues:
                 module.emit_batch(events, queue)
             else:
                 raise ConfigTestError(source, jpath(ipath, "queue"), f"cannot inject at {inject['queue']!r}")

@@ -11,8 +11,13 @@ drains, says ``finished`` on its status pipe and exits 0; it is not restarted (t
 replay its input), and once every worker has finished the parent exits 0 too.
 
 SIGHUP never stops anything: the parent and every worker reopen their log files
-(logrotate's ``postrotate kill -HUP``) and log that they did; :func:`hangup` is where a
-configuration reload will hook in.
+(logrotate's ``postrotate kill -HUP``) and log that they did, then the configuration is
+reloaded. The parent checks the bootstrap file first: if it fails, the error is logged with its
+path and the running pipelines go on (each worker, told to reopen its logs, checks it too and
+refuses as well). If it loads, the parent has its workers reload one at a time: it sends SIGHUP
+to one, waits for its ``0 reloaded`` (or ``0 reload-refused``) on the status pipe, then the next,
+so that with ``--instances N`` the others carry the load meanwhile. A worker reloads with
+:meth:`wishbone.pipeline.Pipeline.reload`: unchanged modules keep running.
 
 Nothing here monkey-patches gevent: modules use gevent's own socket and queue APIs.
 """
@@ -32,13 +37,16 @@ from wishbone import pidfile
 from wishbone.bootstrap import EX_CONFIG, BootstrapError
 from wishbone.log import source_logger
 
-__all__ = ["Supervisor", "detach", "hangup", "read_status", "run_worker", "set_title"]
+__all__ = ["Supervisor", "detach", "hangup", "read_status", "reload_pipeline", "run_worker", "set_title"]
 
 MARGIN = 5.0  # seconds the parent allows beyond the drain deadline before SIGKILL
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 30.0  # a worker that ran this long starts its backoff from scratch
 ACTIVITY_INTERVAL = 2.0  # seconds between a module's activity lines at log level debug
 FINISHED = "finished"  # what a worker says on its status pipe when its inputs are done
+RELOADED = "reloaded"  # ... once it has reloaded its bootstrap file
+REFUSED = "reload-refused"  # ... when the new file could not be loaded (the old pipeline goes on)
+RELOAD_WAIT = 30.0  # seconds the parent waits for a worker's reload beyond the drain deadline
 
 
 def set_title(title: str) -> None:
@@ -51,13 +59,46 @@ def set_title(title: str) -> None:
 
 
 def hangup(log: logging.LoggerAdapter) -> None:
-    """What SIGHUP does, in the parent and in each worker: reopen the log files.
+    """What SIGHUP does first, in the parent and in each worker: reopen the log files.
 
-    Issue 17 (configuration reload) hooks in here: validate the file again, then reload.
+    Then the parent checks the file and rolls the reload over its workers, and a worker
+    reloads (:func:`reload_pipeline`).
     """
     reopened = wblog.reopen()
     where = ", ".join(reopened) if reopened else "none: logging to a stream or syslog"
     log.info("SIGHUP: reopened log files (%s).", where)
+
+
+def refused(log: logging.LoggerAdapter, exc: BootstrapError) -> None:
+    """Log every error of a bootstrap file that a reload could not load (the pipeline goes on)."""
+    for error in exc.errors:
+        log.error("Reload refused, the running pipeline goes on: %s", error)
+
+
+def reload_pipeline(pipeline, config: str, log: logging.LoggerAdapter, deadline: float) -> bool:
+    """Load *config* again and :meth:`~wishbone.pipeline.Pipeline.reload` *pipeline* with it; True if it did.
+
+    An error in the file (or a module refusing its parameters) is logged with its path and
+    changes nothing.
+    """
+    from wishbone.bootstrap import load_file
+
+    try:
+        changes = pipeline.reload(load_file(config), deadline)
+    except BootstrapError as exc:
+        refused(log, exc)
+        return False
+    except Exception as exc:
+        log.error("Reload failed: %s: %s", type(exc).__name__, exc)
+        log.debug("Reload failure", exc_info=True)
+        return False
+    log.info(
+        "Reloaded: kept %s; started %s; stopped %s.",
+        ", ".join(changes["kept"]) or "none",
+        ", ".join(changes["started"]) or "none",
+        ", ".join(changes["stopped"]) or "none",
+    )
+    return True
 
 
 # --------------------------------------------------------------------------------- detaching
@@ -124,12 +165,14 @@ def read_status(fd: int, timeout: float) -> tuple[int, str] | None:
 
 
 # --------------------------------------------------------------------------------- the worker
-def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> int:
+def run_worker(config: str, instance: int, deadline: float, ready_fd: int, control_path: str | None = None) -> int:
     """Run one pipeline in this (freshly forked) process until it is stopped or finished; return an exit code.
 
     Writes ``0 ok`` on *ready_fd* once the pipeline has started, or ``78 <error>`` if the
     bootstrap file cannot be built; later ``0 finished`` if every input finished (then
     the worker drains and exits by itself). Exit 0 means it drained within *deadline*.
+    With *control_path*, it listens there for ``wishbone top`` and ``tap``
+    (:mod:`wishbone.controlsocket`) while it runs.
     """
     import gevent
     from gevent.exceptions import LoopExit
@@ -148,13 +191,26 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         log.error("%s", exc)
         report(ready_fd, EX_CONFIG, str(exc))
         return EX_CONFIG
+    import gevent.lock
+
+    one_at_a_time = gevent.lock.Semaphore()
+    done: list[bool] = []  # set once the worker has finished: nothing left to reload
+
+    def on_hangup() -> None:
+        hangup(log)
+        with one_at_a_time:
+            if done or pipeline.finished:
+                return
+            ok = reload_pipeline(pipeline, config, log, deadline)
+            report(ready_fd, 0, RELOADED if ok else REFUSED, close=False)
+
     gevent.signal_handler(signal.SIGTERM, pipeline.request_stop)
     gevent.signal_handler(signal.SIGINT, pipeline.request_stop)
-    gevent.signal_handler(signal.SIGHUP, hangup, log)
+    gevent.signal_handler(signal.SIGHUP, gevent.spawn, on_hangup)
     if early:
         pipeline.request_stop()
     if hups:
-        hangup(log)
+        hangup(log)  # the pipeline was just built from the file as it is now
     describe(pipeline, log)
     try:
         pipeline.start()
@@ -164,6 +220,16 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         report(ready_fd, 1, f"Instance #{instance} failed to start: {type(exc).__name__}: {exc}")
         pipeline.stop(min(deadline, 5.0))
         return 1
+    control = None
+    if control_path is not None:
+        from wishbone.controlsocket import ControlServer
+
+        control = ControlServer(pipeline, control_path)
+        try:
+            control.start()
+        except OSError as exc:
+            log.warning("No control socket (top, tap) at %s: %s", control_path, exc.strerror or exc)
+            control = None
     report(ready_fd, 0, "ok", close=False)
     activity = ActivityLog(pipeline, log) if log.isEnabledFor(logging.DEBUG) else None
     finished = False
@@ -177,6 +243,11 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int) -> in
         finished = True
     if activity is not None:
         activity.stop()
+    if control is not None:
+        control.stop()
+    done.append(True)
+    with one_at_a_time:  # a reload under way completes before the drain
+        pass
     if finished:
         log.info("Finished: draining within %g s, then exiting.", deadline)
     else:
@@ -307,6 +378,7 @@ class Worker:
     restart_at: float | None = None
     exit_code: int | None = None
     restarts: int = 0
+    reload_state: str | None = None  # RELOADED or REFUSED once it reported on the reload it was asked for
 
 
 class Supervisor:
@@ -341,6 +413,9 @@ class Supervisor:
         self.workers = [Worker(k) for k in range(instances)]
         self._signals = 0
         self._hangups = 0
+        self._roll: list[Worker] = []  # workers still to reload, one at a time
+        self._rolling: Worker | None = None  # the one reloading now
+        self._roll_deadline = 0.0
         self._stop_at: float | None = None
         self._forced = False
         self._result = 0
@@ -378,10 +453,50 @@ class Supervisor:
         self._hangups += 1  # acted upon by the loop, never here
 
     def _hangup(self) -> None:
-        """Act on SIGHUP: reopen the parent's log files, then pass SIGHUP on to every worker."""
+        """Act on SIGHUP: reopen the parent's log files, check the file, then reload the workers one by one.
+
+        A file that does not load is logged (every error, with its path) and SIGHUP goes to every
+        worker at once: they reopen their logs and refuse the reload too.
+        """
         self._hangups = 0
         hangup(self.log)
-        self._send(signal.SIGHUP)
+        from wishbone.bootstrap import load_file
+
+        try:
+            load_file(self.config)
+        except BootstrapError as exc:
+            refused(self.log, exc)
+            self._send(signal.SIGHUP)
+            return
+        self.log.info("Reloading %s: one instance at a time.", self.shown_config)
+        for worker in self.workers:  # one reload at a time; the one reloading now goes round once more
+            if not any(worker is w for w in self._roll):
+                self._roll.append(worker)
+
+    def _advance_roll(self) -> None:
+        """Ask the next worker to reload once the current one has reported (or died, or timed out)."""
+        current = self._rolling
+        if current is not None:
+            if current.reload_state is None and current.pid and time.monotonic() < self._roll_deadline:
+                return
+            if current.reload_state is None and current.pid:
+                self.log.warning("Instance #%d did not report on its reload in time; going on.", current.instance)
+            self._rolling = None
+        while self._roll and self._stop_at is None:
+            worker = self._roll.pop(0)
+            if not worker.pid or worker.finished:
+                continue  # gone or done: a restarted worker reads the new file anyway
+            worker.reload_state = None
+            self.log.info("Reloading instance #%d (pid %d).", worker.instance, worker.pid)
+            try:
+                os.kill(worker.pid, signal.SIGHUP)
+            except ProcessLookupError:
+                continue
+            self._rolling = worker
+            self._roll_deadline = time.monotonic() + self.deadline + RELOAD_WAIT
+            return
+        if not self._roll and current is not None and self._rolling is None:
+            self.log.info("Reload done.")
 
     # ------------------------------------------------------------------ start-up
     def _start_all(self) -> bool:
@@ -434,7 +549,10 @@ class Supervisor:
                 # which server this worker belongs to (wb-udp: only one server's workers share a port)
                 os.environ["WISHBONE_SERVER_PID"] = str(parent)
                 set_title(f"{self.name}: worker #{worker.instance} {self.shown_config}")
-                code = run_worker(self.config, worker.instance, self.deadline, w)
+                from wishbone.controlsocket import socket_path
+
+                control = None if self.pid_path is None else socket_path(self.pid_path, worker.instance)
+                code = run_worker(self.config, worker.instance, self.deadline, w, control)
             except BaseException:
                 logging.getLogger("wishbone").exception("Instance #%d crashed", worker.instance)
             finally:
@@ -480,6 +598,8 @@ class Supervisor:
             if worker.status_fd in readable:
                 self._read_status(worker)
         self._reap()
+        if self._rolling is not None or self._roll:
+            self._advance_roll()
 
     def _read_status(self, worker: Worker) -> bool:
         """Read what the worker's status pipe holds now; act on every whole line; close it at its end.
@@ -507,7 +627,15 @@ class Supervisor:
         return bool(chunk)
 
     def _status(self, worker: Worker, code: int, message: str) -> None:
-        if code == 0 and message == FINISHED:
+        if code == 0 and message in (RELOADED, REFUSED):
+            worker.reload_state = message
+            if message == RELOADED:
+                self.log.info("Instance #%d reloaded.", worker.instance)
+            else:
+                self.log.warning(
+                    "Instance #%d refused the reload (its error is above); it runs as it was.", worker.instance
+                )
+        elif code == 0 and message == FINISHED:
             worker.finished = True
         elif code == 0:
             worker.ready = True

@@ -14,7 +14,7 @@ from html import escape
 
 from wishbone.bootstrap import Bootstrap
 
-__all__ = ["FORMATS", "render"]
+__all__ = ["FORMATS", "kind_of", "render"]
 
 FORMATS = ("mermaid", "dot", "svg")
 
@@ -24,7 +24,21 @@ _FILL = {"input": "#dbeafe", "processor": "#f3f4f6", "output": "#dcfce7"}
 
 
 def _kind(bootstrap: Bootstrap, name: str) -> str:
-    return getattr(bootstrap.modules[name].cls, "kind", None) or "processor"
+    return kind_of(bootstrap, name)
+
+
+def kind_of(bootstrap: Bootstrap, name: str) -> str:
+    """The kind of instance *name*: its class's declared kind, else what its place says (a module
+    of no declared kind that consumes nothing is an input, one that no route leaves an output)."""
+    cls = bootstrap.modules[name].cls
+    declared = getattr(cls, "kind", None)
+    if declared:
+        return declared
+    if not getattr(cls, "consumes", {"inbox": "consume"}):
+        return "input"
+    if not any(route.source == name for route in bootstrap.routes):
+        return "output"
+    return "processor"
 
 
 def _label(bootstrap: Bootstrap, name: str) -> str:

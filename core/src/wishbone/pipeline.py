@@ -11,6 +11,10 @@ Stopping is a drain: modules are taken in routing order, sources first; each sto
 intake, consumes what is queued and hands it on, so by the time a module drains nothing
 upstream can still send to it. Then every module's ``on_stop`` runs, outputs first (they
 flush and wait for confirmations), inputs last (they settle acknowledgements and close).
+
+:meth:`Pipeline.reload` swaps in a new bootstrap document while events flow: a module whose
+definition is the same keeps running (its queues, its connections, its bound port), the others
+drain and stop, the new ones start, and every route is rewired (see its docstring).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from wishbone.log import source_logger
 from wishbone.module import Module, ModuleContext
 from wishbone.params import ParameterError
 from wishbone.plugins import plugin_manager
-from wishbone.queue import DEFAULT_BATCH_SIZE, connect
+from wishbone.queue import DEFAULT_BATCH_SIZE, DestinationQueue, SourceQueue, connect
 
 __all__ = ["Pipeline"]
 
@@ -55,7 +59,8 @@ class Pipeline:
         self.pm = plugin_manager(plugins, load_entry_points=load_entry_points)
         self.pm.hook.wishbone_bootstrap_loaded(config=bootstrap.document, source=bootstrap.source)
         self.modules: dict[str, Module] = {}
-        context = ModuleContext(instance, self.snapshot, self._input_finished)
+        self.batch_size = batch_size
+        self._context = context = ModuleContext(instance, self.snapshot, self._input_finished)
         for name, spec in bootstrap.modules.items():
             module = self.modules[name] = self._build(spec.cls, spec.variables, bootstrap_mod.jpath("bootstrap", name))
             module.bind(name, instance, spec.queues, batch_size, context, spec.variables)
@@ -86,7 +91,7 @@ class Pipeline:
         """Build the pipeline a bootstrap *document* (already parsed) describes."""
         return cls(bootstrap_mod.load_dict(document, source), **kwargs)
 
-    def _build(self, module_cls: type, variables: dict, path: str):
+    def _build(self, module_cls: type, variables: dict, path: str, bootstrap: Bootstrap | None = None):
         try:
             return module_cls(**variables)
         except ParameterError as exc:  # a parameter the module checked itself: name its place
@@ -94,7 +99,7 @@ class Pipeline:
             raise BootstrapError(self.bootstrap.source, where, exc.detail if exc.parameter else exc.message) from None
         except Exception as exc:
             raise BootstrapError(
-                self.bootstrap.source,
+                (bootstrap or self.bootstrap).source,
                 bootstrap_mod.jpath(path, "variables"),
                 f"{module_cls.__name__} refused its parameters: {exc}",
             ) from None
@@ -102,24 +107,120 @@ class Pipeline:
     # ----------------------------------------------------------------------------- order
     def order(self) -> list[Module]:
         """Modules sources first: a module comes after every module routed into it."""
-        upstream: dict[str, set[str]] = {name: set() for name in self.modules}
-        for route in self.bootstrap.routes:
-            upstream[route.destination].add(route.source)
-        ordered: list[str] = []
-        visiting: set[str] = set()
+        return _ordered(self.modules, self.bootstrap.routes)
 
-        def visit(name: str) -> None:
-            if name in ordered or name in visiting:  # a cycle: break it where found
-                return
-            visiting.add(name)
-            for parent in sorted(upstream[name]):
-                visit(parent)
-            visiting.discard(name)
-            ordered.append(name)
+    # ----------------------------------------------------------------------------- reload
+    def reload(self, bootstrap: Bootstrap, timeout: float = 10.0) -> dict[str, list[str]]:
+        """Swap in *bootstrap* (already checked) while events flow; return what was kept, started and stopped.
 
-        for name in self.modules:
-            visit(name)
-        return [self.modules[name] for name in ordered]
+        A module whose definition (module, group, variables, queue options) is the same in
+        both documents is *kept*: the same object goes on running, with its queues, what they
+        hold, its connections and its bound port. The others are built first; a module that
+        refuses its parameters raises :class:`BootstrapError` before anything changed (the
+        running pipeline goes on as it was). Then, so that nothing accepted is lost:
+
+        1. the new processors and outputs start (nothing is routed to them yet);
+        2. every route is rewired to the new routing table at once; a hand-off already under
+           way into a departing module is waited for (its consumer is still running);
+        3. the changed and removed modules drain in routing order, sources first, handing
+           what they hold on along their old routes, then stop (``on_stop``), outputs first;
+        4. the new inputs start, once the ones they replace have stopped, so a changed
+           listener is drained and then bound again on its port.
+
+        A changed module with a durable queue cannot be swapped while it runs (two writers on
+        one directory): that reload is refused with a :class:`BootstrapError`.
+        """
+        if not self._started or self._stopped:
+            raise RuntimeError("reload() needs a running pipeline")
+        old = self.bootstrap
+        kept = {n for n, spec in bootstrap.modules.items() if old.modules.get(n) == spec}
+        departing = [m for m in self.order() if m.name not in kept]
+        for module in departing:
+            spec = old.modules[module.name]
+            durable = [q for q, opts in spec.queues.items() if isinstance(opts, dict) and opts.get("durable")]
+            if durable and module.name in bootstrap.modules:
+                raise BootstrapError(
+                    bootstrap.source,
+                    bootstrap_mod.jpath("bootstrap", module.name),
+                    f"{module.name!r} has a durable queue ({durable[0]}) and changed: restart to apply this change",
+                )
+        built: dict[str, Module] = {}
+        for name, spec in bootstrap.modules.items():
+            if name not in kept:
+                built[name] = self._build(spec.cls, spec.variables, bootstrap_mod.jpath("bootstrap", name), bootstrap)
+                built[name].bind(name, self.instance, spec.queues, self.batch_size, self._context, spec.variables)
+        modules = {name: built.get(name) or self.modules[name] for name in bootstrap.modules}
+        wanted: dict[SourceQueue, list[DestinationQueue]] = {
+            queue: [] for module in modules.values() for queue in module.source_queues.values()
+        }
+        for route in bootstrap.routes:
+            source = modules[route.source].add_source_queue(route.source_queue, self.batch_size)
+            wanted.setdefault(source, []).append(modules[route.destination].destination_queues[route.destination_queue])
+        hook = self.pm.hook
+        new_order = _ordered(modules, bootstrap.routes)
+        started: list[Module] = []
+        try:
+            for module in reversed(new_order):  # 1: outputs first, inputs later (step 4)
+                if module.name in built and module.consumes:
+                    self._start_one(module)
+                    started.append(module)
+        except Exception:
+            for module in started:
+                module.stop(1.0)
+            raise
+        self.pm.hook.wishbone_bootstrap_loaded(config=bootstrap.document, source=bootstrap.source)
+        leaving = {id(q) for m in departing for q in m.destination_queues.values()}
+        under_way = {q: q.received for q in wanted if any(id(d) in leaving for d in q.routes)}
+        for queue, routes in wanted.items():  # 2: a new list; a hand-off under way keeps the old one
+            queue.routes = routes
+        deadline = time.monotonic() + timeout
+        if not self._hand_offs_done(under_way, deadline):
+            self.log.warning("Reload: a hand-off into a departing module did not finish in time.")
+        for module in departing:  # 3
+            module.drain(max(0.1, deadline - time.monotonic()))
+        for module in reversed(departing):
+            self._call_hook(hook.wishbone_module_before_stop, pipeline=self, module=module)
+            module.stop(max(0.1, deadline - time.monotonic()))
+            module.log.info("Stopped (reload).")
+            self._call_hook(hook.wishbone_module_after_stop, pipeline=self, module=module)
+        if old.metrics != bootstrap.metrics:
+            self.log.warning("Reload: the metrics section changed; it applies at the next restart.")
+        self.bootstrap, self.modules = bootstrap, modules
+        self.inputs = [m for m in modules.values() if not m.consumes]
+        for module in reversed(new_order):  # 4
+            if module.name in built and not module.consumes:
+                try:
+                    self._start_one(module)
+                except Exception as exc:
+                    self.log.error("Reload: %r failed to start: %s: %s", module.name, type(exc).__name__, exc)
+        if self.inputs and all(m.finished for m in self.inputs):
+            self._input_finished(self.inputs[0])
+        return {
+            "kept": sorted(kept),
+            "started": sorted(built),
+            "stopped": sorted(m.name for m in departing),
+        }
+
+    def _start_one(self, module: Module) -> None:
+        hook = self.pm.hook
+        hook.wishbone_module_before_start(pipeline=self, module=module)
+        module.start()
+        module.log.info("Started.")
+        hook.wishbone_module_after_start(pipeline=self, module=module)
+
+    @staticmethod
+    def _hand_offs_done(queues: dict[SourceQueue, int], deadline: float) -> bool:
+        """Wait until each queue has handed on (or dropped) the events it had taken in at the rewiring.
+
+        A hand-off under way then still holds the old routes; every later one takes the new.
+        """
+        while True:
+            busy = [q for q, received in queues.items() if q.sent + q.dropped < received]
+            if not busy:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            gevent.sleep(0.005)
 
     # ----------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
@@ -245,3 +346,25 @@ class Pipeline:
         while True:
             gevent.sleep(interval)
             self._publish_metrics()
+
+
+def _ordered(modules: dict[str, Module], routes: Iterable[bootstrap_mod.Route]) -> list[Module]:
+    """*modules* sources first: a module comes after every module routed into it."""
+    upstream: dict[str, set[str]] = {name: set() for name in modules}
+    for route in routes:
+        upstream[route.destination].add(route.source)
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in ordered or name in visiting:  # a cycle: break it where found
+            return
+        visiting.add(name)
+        for parent in sorted(upstream[name]):
+            visit(parent)
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in modules:
+        visit(name)
+    return [modules[name] for name in ordered]

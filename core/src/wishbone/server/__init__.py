@@ -1,4 +1,5 @@
-"""The command line of a Wishbone server: ``start``, ``stop``, ``debug``, ``kill``, ``list``, ``show``, ``validate``.
+"""The command line of a Wishbone server: ``start``, ``stop``, ``debug``, ``kill``, ``reload``, ``list``, ``show``,
+``validate``, ``test``, ``graph``, ``tap``, ``top``.
 
 :class:`ParallelServer` is public so that a user's own script gets the same command line
 under its own name and banner::
@@ -12,10 +13,16 @@ under its own name and banner::
 The rooms of this package, each where its name says:
 
 * :mod:`wishbone.server.arguments`: the commands and options, and what each command requires;
-* :mod:`wishbone.server.control`: process control (``debug``, ``start``, ``stop``, ``kill``), on
-  top of the supervisor and workers of :mod:`wishbone.daemon`;
-* :mod:`wishbone.server.catalog`: documentation rendering (``list``, ``show``);
-* :mod:`wishbone.server.validate`: ``validate``, every error and warning of a bootstrap file.
+* :mod:`wishbone.server.control`: process control (``debug``, ``start``, ``stop``, ``kill``,
+  ``reload``), on top of the supervisor and workers of :mod:`wishbone.daemon`;
+* :mod:`wishbone.server.catalog`: documentation rendering (``list``, ``show``, ``graph``);
+* :mod:`wishbone.server.observe`: watching a running server (``top``, ``tap``) through its
+  workers' control sockets (:mod:`wishbone.controlsocket`);
+* :mod:`wishbone.server.validate`: checking a bootstrap file: ``validate`` (every error and
+  warning) and ``test`` (config unit tests, :mod:`wishbone.configtest`).
+
+Secrets (:mod:`wishbone.configfile`) are scrubbed from everything the commands print and from
+every log line.
 
 Exit codes: 0 ok, 1 a runtime error (already running, not running, a worker failed),
 2 a usage error, 78 a configuration error (the bootstrap file: file, JSON path, what).
@@ -32,12 +39,30 @@ from typing import NoReturn
 
 from wishbone import discovery, pidfile
 from wishbone.bootstrap import EX_CONFIG, BootstrapError
+from wishbone.configfile import scrub
 from wishbone.log import source_logger
-from wishbone.server import arguments, catalog, control
+from wishbone.server import arguments, catalog, control, observe
 from wishbone.server import validate as validation
 from wishbone.server.arguments import EX_USAGE, UsageError
 
 __all__ = ["EX_CONFIG", "EX_USAGE", "ParallelServer"]
+
+#: The commands that print and exit: their output (stdout and stderr) is scrubbed of secrets.
+PRINTING = ("list", "show", "validate", "test", "graph", "reload")
+
+
+class _Scrubbed:
+    """A text stream that writes through :func:`wishbone.configfile.scrub`."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(scrub(text))
+        return len(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
 
 
 class ParallelServer:
@@ -80,9 +105,12 @@ class ParallelServer:
         """Run the command line *argv* and return the exit status (never raises for user errors)."""
         argv = sys.argv[1:] if argv is None else list(argv)
         parser = self.parser()
+        scrubbed = sys.stdout, sys.stderr
         try:
-            args = parser.parse_args(argv)
+            args = parser.parse_intermixed_args(argv)
             arguments.check(self, args)
+            if args.command in PRINTING:  # a running server's stdout is data: left as it is
+                sys.stdout, sys.stderr = _Scrubbed(sys.stdout), _Scrubbed(sys.stderr)
             return getattr(self, f"cmd_{args.command}")(args)
         except UsageError as exc:
             if not argv:
@@ -92,7 +120,7 @@ class ParallelServer:
             return EX_USAGE
         except BootstrapError as exc:
             for line in validation.error_lines(exc):
-                print(f"{self.prog}: {line}" if not line.startswith(" ") else line, file=sys.stderr)
+                print(scrub(f"{self.prog}: {line}" if not line.startswith(" ") else line), file=sys.stderr)
             return EX_CONFIG
         except pidfile.PidFileError as exc:
             print(f"{self.prog}: {exc}", file=sys.stderr)
@@ -102,6 +130,8 @@ class ParallelServer:
             return 1
         except KeyboardInterrupt:
             return 130
+        finally:
+            sys.stdout, sys.stderr = scrubbed
 
     # ------------------------------------------------------------------ texts
     def banner(self) -> str:
@@ -148,6 +178,26 @@ class ParallelServer:
     def cmd_validate(self, args: argparse.Namespace) -> int:
         """Load and build the bootstrap file (nothing starts); print every error and warning; exit 0 or 78."""
         return validation.validate(self, args)
+
+    def cmd_reload(self, args: argparse.Namespace) -> int:
+        """Check ``--config`` (if given), SIGHUP the parent, wait for its workers to report reloading one by one."""
+        return control.reload(self, args)
+
+    def cmd_test(self, args: argparse.Namespace) -> int:
+        """Run config unit tests against the bootstrap file; a report, exit 0 if every test passed, else 1."""
+        return validation.test(self, args)
+
+    def cmd_graph(self, args: argparse.Namespace) -> int:
+        """Print the routing table as a Mermaid, Graphviz dot or SVG picture."""
+        return catalog.graph(self, args)
+
+    def cmd_tap(self, args: argparse.Namespace) -> int:
+        """Print sampled events passing ``NAME.QUEUE`` in every worker (JSON lines), up to ``--limit``."""
+        return observe.tap(self, args)
+
+    def cmd_top(self, args: argparse.Namespace) -> int:
+        """Live rates, sizes and drops per queue and module, redrawn every ``--interval`` s (``--once``: once)."""
+        return observe.top(self, args)
 
     def cmd_list(self, args: argparse.Namespace) -> int:
         """A table of the modules in ``--group``: name, kind, package, version, summary."""

@@ -28,7 +28,14 @@ COMMANDS = {
     "list": "Lists the available Wishbone modules in group.",
     "show": "Prints the documentation of module NAME in group.",
     "validate": "Checks the bootstrap file without starting it.",
+    "reload": "Reloads the running server's bootstrap file (as SIGHUP does); unchanged modules keep running.",
+    "test": "Runs config unit tests: test --config file TESTFILE...; exit 0 if every test passed.",
+    "graph": "Prints the routing table as a picture (--format mermaid, dot or svg).",
+    "tap": "Prints a sample of the events passing NAME.QUEUE in every worker: tap NAME.QUEUE [--limit N].",
+    "top": "Shows live rates, sizes and drops per queue and module, refreshed in place (--once: one table).",
 }
+
+GRAPH_FORMATS = ("mermaid", "dot", "svg")
 
 
 class UsageError(Exception):
@@ -89,8 +96,12 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", choices=list(COMMANDS), metavar="command", help="one of: " + ", ".join(COMMANDS))
-    p.add_argument("module", nargs="?", metavar="NAME", help="the module to show (show only)")
-    p.add_argument("--config", metavar="file", help="the bootstrap file (start, debug, validate)")
+    p.add_argument(
+        "names", nargs="*", metavar="NAME", help="the module to show (show), the test files (test), NAME.QUEUE (tap)"
+    )
+    p.add_argument(
+        "--config", metavar="file", help="the bootstrap file (start, debug, validate, test, graph; reload checks it)"
+    )
     p.add_argument(
         "--instances",
         type=positive_int,
@@ -132,20 +143,44 @@ def parser(server: ParallelServer) -> argparse.ArgumentParser:
     )
     p.add_argument("--syslog", action="store_true", help="start logs to syslog (/dev/log) instead of a file")
     p.add_argument("--strict", action="store_true", help="validate: treat warnings as errors (exit 78)")
+    p.add_argument(
+        "--format",
+        choices=GRAPH_FORMATS,
+        default="mermaid",
+        metavar="format",
+        help=f"graph: one of {', '.join(GRAPH_FORMATS)} (default mermaid)",
+    )
+    p.add_argument("--limit", type=int, default=0, metavar="number", help="tap: stop after this many events (0: never)")
+    p.add_argument("--once", action="store_true", help="top: print one table and exit")
+    p.add_argument(
+        "--interval", type=seconds, default=2.0, metavar="seconds", help="top: seconds between refreshes (default 2)"
+    )
     p.add_argument("--version", action="version", version=f"{server.name} {server.version}")
     return p
 
 
 def check(server: ParallelServer, args: argparse.Namespace) -> None:
     """Check what each command requires and fill in the defaults that depend on the command."""
-    if args.command in ("start", "debug", "validate") and not args.config:
+    if args.command in ("start", "debug", "validate", "test", "graph") and not args.config:
         raise UsageError(f"{args.command} needs --config file")
-    if args.command == "show" and not args.module:
+    args.module = args.names[0] if args.command == "show" and args.names else None
+    args.tests = list(args.names) if args.command == "test" else []
+    if args.command == "show" and not args.names:
         raise UsageError("show needs the name of a module: show NAME")
-    if args.module and args.command != "show":
-        raise UsageError(f"unexpected argument {args.module!r}")
+    if args.command == "test" and not args.names:
+        raise UsageError("test needs one or more test files: test --config file TESTFILE...")
+    args.queue = args.names[0] if args.command == "tap" and args.names else None
+    if args.command == "tap" and (not args.queue or "." not in args.queue):
+        raise UsageError("tap needs the queue to sample: tap NAME.QUEUE (e.g. tap input.outbox)")
+    if args.limit < 0:
+        raise UsageError("--limit must be 0 (no limit) or more")
+    allowed = {"show": 1, "test": len(args.names), "tap": 1}.get(args.command, 0)
+    if len(args.names) > allowed:
+        raise UsageError(f"unexpected argument {args.names[allowed]!r}")
     if args.strict and args.command != "validate":
         raise UsageError("--strict is an option of validate")
+    if args.format != "mermaid" and args.command != "graph":
+        raise UsageError("--format is an option of graph")
     # A foreground run needs no pidfile: two debug runs side by side are fine. The others
     # share the default, so that `stop` finds what `start` started.
     args.pid_given = args.pid is not None

@@ -1,4 +1,5 @@
-"""Documentation rendering: ``list`` (a table of installed modules) and ``show NAME`` (one module).
+"""Documentation rendering: ``list`` (a table of installed modules), ``show NAME`` (one module) and
+``graph`` (a bootstrap file's routing table as a picture, :mod:`wishbone.graph`).
 
 One source of truth each: parameters come from the ``__init__`` signature (name, type,
 default) and queues from the class's declarations (``consumes``, ``source_queue_names()``);
@@ -24,7 +25,7 @@ from wishbone.params import describe_type, parameters_of
 if TYPE_CHECKING:
     from wishbone.server import ParallelServer
 
-__all__ = ["Docstring", "kind_of", "list_modules", "parse_docstring", "show_module"]
+__all__ = ["Docstring", "graph", "kind_of", "list_modules", "parse_docstring", "show_module"]
 
 _SECTION = re.compile(r"^([A-Z][A-Za-z ]*):\s*$")
 _ENTRY = re.compile(r"^(\s+)([A-Za-z_][A-Za-z0-9_]*)(?:\s*\(([^)]*)\))?:\s*(.*)$")
@@ -201,3 +202,12 @@ def _json(value: object) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def graph(server: ParallelServer, args: argparse.Namespace) -> int:
+    """Print the routing table of ``--config`` in ``--format`` (mermaid, dot or svg); exit 0, or 78."""
+    from wishbone import bootstrap
+    from wishbone import graph as graphs
+
+    sys.stdout.write(graphs.render(bootstrap.load_file(args.shown_config), args.format))
+    return 0

@@ -1,4 +1,4 @@
-"""Process control: ``debug`` and ``start`` run a supervisor, ``stop`` and ``kill`` signal one.
+"""Process control: ``debug`` and ``start`` run a supervisor, ``stop``, ``kill`` and ``reload`` signal one.
 
 The supervisor and its workers are :mod:`wishbone.daemon`; this room decides where the log
 goes, detaches for ``start``, and reads the pidfile for ``stop`` and ``kill``.
@@ -22,7 +22,7 @@ from wishbone.log import SeedFormatter
 if TYPE_CHECKING:
     from wishbone.server import ParallelServer
 
-__all__ = ["debug", "kill", "start", "stop"]
+__all__ = ["debug", "kill", "reload", "start", "stop"]
 
 STOP_MARGIN = 10.0  # seconds `stop` waits beyond the drain deadline
 SYSLOG_SOCKET = "/dev/log"
@@ -104,6 +104,10 @@ def _warn(server: ParallelServer, boot) -> None:
 
 
 def _log_to(handler: logging.Handler, level: str) -> None:
+    """Make *handler* the only one of the root logger, secrets scrubbed from every line it writes."""
+    from wishbone.configfile import SecretFilter
+
+    handler.addFilter(SecretFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -169,6 +173,32 @@ def stop(server: ParallelServer, args: argparse.Namespace) -> int:
     live = [p for p in pids if pidfile.alive(p)]
     print(f"{server.prog}: still running after {wait:g} s (pids {_pids(live)}); `kill` forces it", file=sys.stderr)
     return 1
+
+
+def reload(server: ParallelServer, args: argparse.Namespace) -> int:
+    """Check ``--config`` if given (exit 78, nothing sent, if it fails), then SIGHUP the parent.
+
+    The parent checks the file again, then has its workers reload one at a time (see
+    :mod:`wishbone.daemon`); the log says how each went.
+    """
+    if args.config:
+        from wishbone import bootstrap
+
+        bootstrap.load_file(args.shown_config)
+    pids = _running(server, args, "reload")
+    if pids is None:
+        return 1
+    try:
+        os.kill(pids[0], signal.SIGHUP)
+    except PermissionError:
+        print(f"{server.prog}: reload: not allowed to signal pid {pids[0]} (another user's process?)", file=sys.stderr)
+        return 1
+    workers = len(pids) - 1
+    print(
+        f"{server.name}: reload asked of pid {pids[0]} (SIGHUP); its {workers} worker(s) reload one at a time: "
+        "the log says 'Instance #k reloaded' or why not"
+    )
+    return 0
 
 
 def kill(server: ParallelServer, args: argparse.Namespace) -> int:

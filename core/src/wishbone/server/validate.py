@@ -1,9 +1,12 @@
-"""``validate``: check a bootstrap file without starting it; every error, then every warning.
+"""Checking a bootstrap file: ``validate`` (every error, then every warning) and ``test``.
 
 Errors (exit 78) are what cannot run: each is printed on its own line with the file and the
 JSON path, a JSON syntax error with its line and a caret. Warnings are what runs but looks
 like a mistake (see :func:`wishbone.bootstrap.findings`): printed, exit 0, or exit 78 with
 ``--strict``.
+
+``test`` runs config unit tests (:mod:`wishbone.configtest`) against the file: a report, exit 0
+when every test passed, 1 when one failed, 78 when the bootstrap file or a test file is invalid.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from wishbone.bootstrap import EX_CONFIG, BootstrapError
 if TYPE_CHECKING:
     from wishbone.server import ParallelServer
 
-__all__ = ["error_lines", "validate"]
+__all__ = ["error_lines", "test", "validate"]
 
 
 def error_lines(exc: BootstrapError) -> list[str]:
@@ -68,3 +71,15 @@ def _other_refusals(boot: bootstrap.Bootstrap, first: BootstrapError) -> list[Bo
         except Exception as exc:
             found.append(BootstrapError(boot.source, path, f"{spec.cls.__name__} refused its parameters: {exc}"))
     return found
+
+
+def test(server: ParallelServer, args: argparse.Namespace) -> int:
+    """Run every test of the test files against the bootstrap file; exit 0 (all passed), 1, or 78."""
+    from wishbone import configtest
+
+    tests = [path for path in args.tests]  # as the user named them, like the bootstrap file
+    try:
+        return configtest.run_files(args.shown_config, tests, sys.stdout)
+    except configtest.ConfigTestError as exc:
+        print(f"{server.prog}: {exc}", file=sys.stderr)
+        return EX_CONFIG
