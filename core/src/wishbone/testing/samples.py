@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import gevent
 
+from wishbone.ack import track
 from wishbone.event import new_event
 from wishbone.module import Input, Module, Output, Processor
 
-__all__ = ["Collect", "Counter", "Exploding", "SlowStop", "Splitter", "Ticker", "Upper"]
+__all__ = ["Collect", "Counter", "Exploding", "SlowStop", "Splitter", "Ticker", "TrackedCounter", "Upper"]
 
 
 class Upper(Processor):
@@ -179,3 +180,35 @@ class Exploding(Processor):
         if event["data"] % 2:
             raise ValueError(f"odd: {event['data']}")
         self.emit(event)
+
+
+class TrackedCounter(Input):
+    """Emits tracked events numbered 0..count-1, records how each settled, then finishes.
+
+    Its ``settled`` list of ``(number, ok)`` says whether each event was delivered (True),
+    failed (False) or abandoned (None): what a test of deliveries through a module asserts.
+
+    Parameters:
+        count (int): how many events (default 10).
+
+    Queues:
+        outbox: the numbered events, each tracked.
+    """
+
+    ready = True  # connects nothing
+
+    def __init__(self, count: int = 10) -> None:
+        self.count = count
+        self.settled: list = []
+
+    def on_start(self) -> None:
+        self.spawn_producer(self._run)
+
+    def _settle(self, tag: int, ok: bool | None) -> None:
+        self.settled.append((tag, ok))
+
+    def _run(self) -> None:
+        for start in range(0, self.count, 100):
+            numbers = range(start, min(start + 100, self.count))
+            self.emit_batch([track(new_event(i), self._settle, i) for i in numbers])
+        self.finish()
