@@ -79,3 +79,13 @@ def test_yaml_documents_and_errors_with_line_and_column():
         parse_yaml("bootstrap:\n  in: {module: testevent\n  out: x\n", "f.yaml")
     with pytest.raises(BootstrapError, match=r"duplicate key 'in' at line 3 column 3"):
         parse_yaml("bootstrap:\n  in: 1\n  in: 2\n", "f.yaml")
+
+
+def test_a_file_nested_deeper_than_the_stack_is_refused_not_a_crash(tmp_path):
+    """The reliability fuzzer found a damaged file whose nesting made interpolate recurse too deep."""
+    from wishbone import bootstrap
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"bootstrap": ' + "[" * 900 + "]" * 900 + "}")
+    with pytest.raises(BootstrapError, match="nested too deeply"):
+        bootstrap.load_file(str(deep))

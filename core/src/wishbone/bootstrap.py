@@ -183,7 +183,7 @@ def load_file(path: str) -> Bootstrap:
         raise BootstrapError(path, "", f"not UTF-8 text: {exc.reason} at byte {exc.start}", whole_file=True) from None
     if path.lower().endswith((".yaml", ".yml")):
         document = configfile.parse_yaml(text, path)
-        return load_dict(configfile.interpolate(document, path), source=path)
+        return load_dict(_interpolated(document, path), source=path)
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
@@ -196,7 +196,18 @@ def load_file(path: str) -> Bootstrap:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise BootstrapError(path, "", f"invalid JSON: {exc}", whole_file=True) from None
-    return load_dict(configfile.interpolate(document, path), source=path)
+    return load_dict(_interpolated(document, path), source=path)
+
+
+def _interpolated(document: Any, path: str) -> Any:
+    """*document* with its references resolved; a document nested deeper than Python's stack
+    (which no bootstrap file is) is refused, not a crash."""
+    from wishbone import configfile  # it imports this module
+
+    try:
+        return configfile.interpolate(document, path)
+    except RecursionError:
+        raise BootstrapError(path, "", "nested too deeply to be a bootstrap file", whole_file=True) from None
 
 
 def _caret(text: str, lineno: int, colno: int, width: int = 100) -> str:
