@@ -31,6 +31,8 @@ _SECTION = re.compile(r"^([A-Z][A-Za-z ]*):\s*$")
 _ENTRY = re.compile(r"^(\s+)([A-Za-z_][A-Za-z0-9_]*)(?:\s*\(([^)]*)\))?:\s*(.*)$")
 # What the framework itself means by a queue, for a docstring that does not say.
 DEFAULT_QUEUE_TEXT = {"failed": "events it could not handle, the error in headers.error (framework default)"}
+# Every module can be routed from ``outbox``; an output that does not describe it emits nothing there.
+OUTPUT_OUTBOX_TEXT = "nothing: an output delivers events outside, a route from here gets none (framework default)"
 
 
 @dataclass
@@ -185,7 +187,7 @@ def render(name: str, group: str, ep: object, cls: type) -> list[str]:
         dynamic = " (and any queue the routing table names)" if cls.dynamic_queues else ""
         out.append(f"  emits     {', '.join(emits)}{dynamic}")
         for queue in [*consumes, *emits]:
-            words = doc.queues.get(queue) or DEFAULT_QUEUE_TEXT.get(queue, "(undocumented)")
+            words = doc.queues.get(queue) or _default_queue_text(cls, queue)
             out.append(f"    {queue.ljust(qwidth)}  {words}")
         declared = {*consumes, *emits}
         for extra in (q for q in doc.queues if q not in declared and not cls.dynamic_queues):
@@ -195,6 +197,13 @@ def render(name: str, group: str, ep: object, cls: type) -> list[str]:
     if doc.sections:
         out += ["", doc.sections]
     return out
+
+
+def _default_queue_text(cls: type, queue: str) -> str:
+    """What ``show`` says of a declared *queue* that the docstring of *cls* does not describe."""
+    if queue == "outbox" and kind_of(cls) == "output":
+        return OUTPUT_OUTBOX_TEXT
+    return DEFAULT_QUEUE_TEXT.get(queue, "(undocumented)")
 
 
 def _json(value: object) -> str:
