@@ -1,4 +1,4 @@
-"""Run every benchmark and write docs/performance.md: one command for the whole table.
+"""Run the benchmarks and write docs/performance.md: one command for the whole table.
 
     python bench/run.py [--quick] [--only NAME ...]
 
@@ -6,7 +6,12 @@ Each ``bench/bench_*.py`` runs in its own process (a fresh interpreter and geven
 prints its own table with its baseline measured in the same run, and one ``RESULT`` line
 per row of the performance table (see ``bench/report.py``). This script gathers the rows
 into a summary, keeps every script's full output below it, and records the machine, the
-Python and gevent versions and the date. ``--quick`` passes smaller sizes, for a smoke run.
+Python and gevent versions, and when each script ran with the load average then (the
+machine is shared). ``--quick`` passes smaller sizes, for a smoke run.
+
+``--only`` runs the scripts named and keeps every other script's section, and its rows,
+as the file last recorded them (each section carries its RESULT lines as HTML comments):
+a change that touches one benchmark re-measures that one.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import subprocess
 import sys
 
@@ -79,6 +85,43 @@ def run_script(script: pathlib.Path, quick: bool) -> tuple[str, list[dict], int]
     return text, rows, proc.returncode
 
 
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def measured_line() -> str:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return f"Measured {now:%Y-%m-%d %H:%M} UTC, load average {load_average()} before it ran."
+
+
+SECTION = re.compile(r"^### `bench/(bench_[A-Za-z0-9_]+\.py)`$", re.M)
+COMMENT = re.compile(r"^<!-- RESULT (\{.*\}) -->$", re.M)
+
+
+def recorded(path: pathlib.Path) -> dict[str, tuple[str, list[dict]]]:
+    """The sections of an existing performance file: {script: (section text, its rows)}."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    found = {}
+    starts = list(SECTION.finditer(text))
+    for i, match in enumerate(starts):
+        end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
+        body = text[match.end() : end].strip("\n")
+        rows = [json.loads(m.group(1)) for m in COMMENT.finditer(body)]
+        found[match.group(1)] = (COMMENT.sub("", body).strip("\n"), rows)
+    return found
+
+
+def section(text: str, rows: list[dict]) -> str:
+    """One script's section body: when it ran, its output, its rows kept as comments."""
+    return "\n".join([text, *(f"<!-- RESULT {json.dumps(r)} -->" for r in rows)])
+
+
 def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "—"
@@ -94,16 +137,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(OUTPUT))
     args = parser.parse_args(argv)
     scripts = sorted(HERE.glob("bench_*.py"))
+    keep = recorded(pathlib.Path(args.output)) if args.only else {}
     if args.only:
-        scripts = [s for s in scripts if s.name in args.only]
-    outputs = []
-    rows: list[dict] = []
+        unknown = set(args.only) - {s.name for s in scripts}
+        if unknown:
+            parser.error(f"no such benchmark: {', '.join(sorted(unknown))}")
+    sections: dict[str, tuple[str, list[dict]]] = {}
     failed = 0
     for script in scripts:
+        if args.only and script.name not in args.only:
+            if script.name in keep:
+                sections[script.name] = keep[script.name]
+            continue
+        when = measured_line()
         text, found, status = run_script(script, args.quick)
-        outputs.append((script.name, text))
-        rows.extend(found)
+        sections[script.name] = (f"{when}\n\n```\n{text.strip()}\n```", found)
         failed += bool(status)
+    rows = [row for _, found in sections.values() for row in found]
     summary = [
         "| pipeline | measured (median) | baseline, same run | ratio | target | met |",
         "|---|---|---|---|---|---|",
@@ -120,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "Written by `python bench/run.py` (or `nox -s bench`); do not edit by hand. Every figure is the",
         "median of several runs, next to a baseline measured in the same run on the same machine, which",
         "is shared and noisy: quote the ratios. Benchmarks are scripts in `bench/`, never timed tests.",
+        "`python bench/run.py --only bench_X.py` re-measures one script and keeps the other sections.",
         "",
         versions(),
         "",
@@ -129,8 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "## Each benchmark's output",
     ]
-    for name, text in outputs:
-        body += ["", f"### `bench/{name}`", "", "```", text.strip(), "```"]
+    for name, (text, found) in sections.items():
+        body += ["", f"### `bench/{name}`", "", section(text, found)]
     pathlib.Path(args.output).write_text("\n".join(body) + "\n")
     print(f"wrote {args.output}")
     return 1 if failed else 0
