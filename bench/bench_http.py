@@ -24,6 +24,7 @@ machine); medians and the ratios are what to quote.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 import statistics
@@ -87,8 +88,37 @@ def client(port: int, requests: int, connections: int) -> None:
     print(per * connections, time.perf_counter() - wall, time.process_time() - cpu, flush=True)
 
 
+class _CollectorTime:
+    """Seconds this process spent in the cyclic garbage collector (``gc.callbacks``) while inside."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+    def __enter__(self) -> _CollectorTime:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
 def drive(port: int, requests: int, connections: int) -> dict:
-    """Run the client process against *port*: events/s, and CPU us/event of server and client."""
+    """Run the client process against *port*: events/s, CPU us/event of server and client, and
+    of the server's share spent in the cyclic garbage collector."""
+    with _CollectorTime() as collector:
+        figures = _drive(port, requests, connections)
+    figures["gc_us"] = collector.seconds / figures["events"] * 1e6
+    return figures
+
+
+def _drive(port: int, requests: int, connections: int) -> dict:
     proc = gevent.subprocess.Popen(
         [sys.executable, __file__, "--client", str(port), str(requests), str(connections)],
         stdout=subprocess.PIPE,
@@ -101,6 +131,7 @@ def drive(port: int, requests: int, connections: int) -> dict:
     sent, wall, client_cpu = out.split()
     events = int(sent) * LINES
     return {
+        "events": events,
         "rate": events / float(wall),
         "server_us": server_cpu / events * 1e6,
         "client_us": float(client_cpu) / events * 1e6,
@@ -134,7 +165,9 @@ def bare(requests: int, connections: int) -> dict:
         server.stop()
 
 
-def wishbone(requests: int, connections: int) -> dict:
+def wishbone(requests: int, connections: int, freeze: bool = False) -> dict:
+    """http_in -> null; with *freeze*, the heap made at start is moved out of the collector's
+    reach (``gc.freeze()``, what a worker process could do once its pipeline runs)."""
     p = Pipeline.from_dict(
         {
             "bootstrap": {
@@ -146,12 +179,16 @@ def wishbone(requests: int, connections: int) -> dict:
         load_entry_points=False,
     )
     p.start()
+    if freeze:
+        gc.collect()
+        gc.freeze()
     try:
         figures = drive(p.modules["input"].bound_port, requests, connections)
         assert p.modules["output"].consumed == requests // connections * connections * LINES
         return figures
     finally:
         p.stop(10)
+        gc.unfreeze()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,25 +201,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.client:
         client(*args.client)
         return 0
-    names = {"bare": "bare gevent pywsgi + orjson", "wishbone": "http_in -> null"}
-    runs: dict[str, list[dict]] = {"bare": [], "wishbone": []}
+    names = {
+        "bare": "bare gevent pywsgi + orjson",
+        "wishbone": "http_in -> null",
+        "frozen": "http_in -> null, gc.freeze()",
+    }
+    runs: dict[str, list[dict]] = {key: [] for key in names}
     for _ in range(args.repeat):
         runs["bare"].append(bare(args.requests, args.connections))
         runs["wishbone"].append(wishbone(args.requests, args.connections))
+        runs["frozen"].append(wishbone(args.requests, args.connections, freeze=True))
         time.sleep(0.2)
-    fields = ("rate", "server_us", "client_us")
+    fields = ("rate", "server_us", "gc_us", "client_us")
     median = {key: {f: statistics.median(r[f] for r in values) for f in fields} for key, values in runs.items()}
     print(
         f"python {sys.version.split()[0]}, {args.requests} requests of {LINES} NDJSON lines over "
         f"{args.connections} connections, {args.repeat} runs; load average {os.getloadavg()[0]:.2f}"
     )
-    print(f"{'server':30} {'events/s':>10} {'of base':>8} {'server CPU us/ev':>17} {'client CPU us/ev':>17}   runs")
+    print(f"{'server':29} {'events/s':>10} {'of base':>8} {'server CPU us/ev':>17} {'of it GC':>9} {'client':>7}  runs")
     for key, name in names.items():
         m = median[key]
         each = " ".join(f"{r['rate']:,.0f}" for r in runs[key])
         print(
-            f"{name:30} {m['rate']:10,.0f} {m['rate'] / median['bare']['rate']:8.0%} "
-            f"{m['server_us']:17.2f} {m['client_us']:17.2f}   {each}"
+            f"{name:29} {m['rate']:10,.0f} {m['rate'] / median['bare']['rate']:8.0%} "
+            f"{m['server_us']:17.2f} {m['gc_us']:9.2f} {m['client_us']:7.2f}   {each}"
         )
     ours, base = median["wishbone"], median["bare"]
     result(

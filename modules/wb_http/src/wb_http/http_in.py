@@ -230,16 +230,7 @@ class HTTPIn(Input):
             "content_type": environ.get("CONTENT_TYPE", ""),
         }
         request = _Request() if self.ack else None
-        if request is None:
-            events = [{"headers": {"http": http.copy()}, "data": item} for item in items]
-        else:
-            delivery = Delivery(_settle, request)  # one for the request: settles with its last event
-            events = []
-            for item in items:
-                event = TrackedEvent(headers={"http": http.copy()}, data=item)
-                event.delivery = delivery
-                events.append(event)
-            del delivery, event
+        events = self._events(items, http, request)
         del items
         try:
             with gevent.Timeout(self.queue_timeout):
@@ -265,6 +256,23 @@ class HTTPIn(Input):
                 return self._answer(start_response, "500 Internal Server Error", b'{"error": "delivery failed"}')
         self.counts["accepted"] += count
         return self._answer(start_response, "200 OK", b'{"accepted": %d}' % count)
+
+    @staticmethod
+    def _events(items: list, http: dict, request: _Request | None) -> list:
+        """One event per item, each with its own headers; tracked by one delivery with *request*."""
+        copy = http.copy
+        if request is None:
+            return [{"headers": {"http": copy()}, "data": item} for item in items]
+        delivery = Delivery(_settle, request)  # one for the request: settles with its last event
+        events: list = []
+        append = events.append
+        for item in items:  # the cheapest way to a filled TrackedEvent (no keyword arguments)
+            event = TrackedEvent()
+            event["headers"] = {"http": copy()}
+            event["data"] = item
+            event.delivery = delivery
+            append(event)
+        return events
 
     @staticmethod
     def _answer(start_response: Any, status: str, body: bytes, headers: list | None = None) -> list[bytes]:
