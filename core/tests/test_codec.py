@@ -235,6 +235,37 @@ def test_json_lines_round_trip(values):
     assert nd.decode(b"".join(nd.encode(v) for v in values)) == values
 
 
+ndjson_line = st.one_of(
+    json_values.map(lambda v: codec.json_dumps(v)),
+    st.sampled_from([b"", b" ", b"\t", b"\r", b"\x0c", b"{oops", b"[1", b"2]", b"1,2", b"NaN", b"\xff"]),
+    st.integers(-(10**30), 10**30).map(lambda n: b"%d" % n),
+    st.binary(max_size=12),
+)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(ndjson_line, st.sampled_from([b"\n", b"\r\n"])), max_size=8), st.booleans())
+def test_json_lines_decode_is_split_then_decode_frame(lines, last_newline):
+    """The one-pass decode of a body gives what its lines give one by one, or fails as they do."""
+    nd = codec.get("json_lines")
+    body = b"".join(line + end for line, end in lines)
+    if not last_newline:
+        body = body.removesuffix(b"\n")
+    try:
+        expected = [nd.decode_frame(frame) for frame in nd.split(body)]
+    except CodecError:
+        with pytest.raises(CodecError):
+            nd.decode(body)
+        return
+    assert nd.decode(body) == expected
+    assert nd.decode(bytearray(body)) == expected
+
+
+def test_json_lines_keeps_integers_beyond_64_bits_among_other_lines():
+    big = -(2**63) - 1
+    assert codec.get("json_lines").decode(b'{"a": 1}\n{"id": %d}\n[2]\n' % big) == [{"a": 1}, {"id": big}, [2]]
+
+
 # ------------------------------------------------------------------------------ msgpack
 def test_msgpack_keeps_bytes_and_text_apart():
     mp = codec.get("msgpack")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import statistics
+import time
 
 import gevent
 import pytest
@@ -200,5 +202,26 @@ def test_garbage_and_silent_clients_do_not_stop_the_server():
             assert post(h, b'"still here"')[0] == 200
             silent.close()
             garbage.close()
+    finally:
+        h.stop()
+
+
+def test_keep_alive_answers_do_not_wait_for_the_clients_delayed_ack():
+    # pywsgi sends an answer's headers and body apart: without TCP_NODELAY the body waits for
+    # the client's delayed ACK of the headers (40 ms on Linux), each request on the connection
+    h = start(ack=False)
+    try:
+        with gevent.Timeout(20):
+            s = socket.create_connection(("127.0.0.1", h.module.bound_port))
+            took = []
+            for _ in range(20):
+                started = time.perf_counter()
+                s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1")
+                answer = b""
+                while not answer.endswith(b'{"accepted": 1}'):
+                    answer += s.recv(4096)
+                took.append(time.perf_counter() - started)
+            s.close()
+            assert statistics.median(took) < 0.02, f"median {statistics.median(took) * 1000:.1f} ms a request"
     finally:
         h.stop()
