@@ -52,12 +52,14 @@ class SyslogIn(Input):
     With ``mode`` "raw" the data is the message text, unparsed.
 
     UDP: one datagram is one message (a trailing newline is removed, as from TCP frames); one reader greenlet drains
-    the socket in batches. TCP: a gevent StreamServer, one greenlet per connection; framing is
-    chosen per connection as rsyslog does ("auto": octet counting, RFC 6587, when the first byte
-    is a digit, otherwise one message per line), or fixed by ``framing``. TCP backpressure stops
-    reading; a connection holds at most ``max_message`` bytes plus one read; a connection that
-    sends no whole message for ``idle_timeout`` seconds is closed; connections beyond
-    ``max_connections`` are closed at once.
+    the socket in batches. TCP: ``wishbone.streamserver`` (shared with ``tcp_in``), one greenlet per
+    connection; framing is chosen per connection as rsyslog does ("auto": octet counting, RFC 6587,
+    when the first byte is a digit, otherwise one message per line), or fixed by ``framing``. TCP
+    backpressure stops reading; a connection holds at most ``max_message`` bytes plus one read; a
+    connection that sends no whole message for ``idle_timeout`` seconds is closed; connections beyond
+    ``max_connections`` are closed at once. With ``tls_cert`` set, TCP is TLS (RFC 5425), optionally
+    with client certificates; a handshake that fails (plain text, a bad certificate) closes the
+    connection, counted.
 
     A message that is not syslog (no ``<PRI>``, a broken RFC 5424 header or structured data),
     not UTF-8, longer than ``max_message``, or a TCP frame cut short goes to ``failed`` with its
@@ -82,6 +84,11 @@ class SyslogIn(Input):
             (default 300; 0: never).
         max_connections (int): TCP: connections open at once (default 1024).
         reuse_port (bool): SO_REUSEPORT, so ``--instances N`` share the port (default True; not with port 0).
+        tls_cert (str): TCP: PEM certificate (chain) file; TLS is on when it is set (default "": plain TCP).
+        tls_key (str): PEM private key file ("" when the key is in tls_cert).
+        tls_ca (str): PEM file of the CAs that client certificates are checked against.
+        tls_client_auth (str): "none" (default), "optional" or "required": client certificates.
+        tls_handshake_timeout (float): seconds a TLS handshake may take (default 10).
 
     Queues:
         outbox: one event per message.
@@ -90,8 +97,9 @@ class SyslogIn(Input):
     Metrics:
         messages: messages handed on.  parse_failures: messages that did not parse or decode.
         frame_errors: TCP frames too long, cut short or badly counted; UDP datagrams too long.
-        connections: TCP connections accepted.  active: open now.  refused: closed for max_connections.
-        idle_closed: TCP connections closed by idle_timeout.
+        TCP only: connections: connections accepted.  active: open now.  refused: closed for
+        max_connections.  idle_closed: closed by idle_timeout.  tls_failures: TLS handshakes that
+        failed.  bytes: bytes read.
     """
 
     def __init__(
@@ -108,6 +116,11 @@ class SyslogIn(Input):
         idle_timeout: float = 300.0,
         max_connections: int = 1024,
         reuse_port: bool = True,
+        tls_cert: str = "",
+        tls_key: str = "",
+        tls_ca: str = "",
+        tls_client_auth: Literal["none", "optional", "required"] = "none",
+        tls_handshake_timeout: float = 10.0,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
@@ -154,7 +167,14 @@ class SyslogIn(Input):
                 idle_timeout=idle_timeout,
                 max_connections=max_connections,
                 reuse_port=reuse_port,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                tls_ca=tls_ca,
+                tls_client_auth=tls_client_auth,
+                tls_handshake_timeout=tls_handshake_timeout,
             )
+        elif tls_cert or tls_key or tls_ca or tls_client_auth != "none":
+            raise ValueError("the tls_* parameters need transport tcp: syslog over TLS is over TCP (RFC 5425)")
         self._waiting: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,7 +217,13 @@ class SyslogIn(Input):
         else:
             self._streams.start(self._bad)
             self.port = self._streams.port
-            self.log.info("Listening for syslog on tcp %s:%d (%s framing).", self.address, self.port, self.framing)
+            self.log.info(
+                "Listening for syslog on tcp %s:%d (%s framing%s).",
+                self.address,
+                self.port,
+                self.framing,
+                ", TLS" if self._streams.tls else "",
+            )
             self.spawn_producer(self._streams.serve)
 
     def on_stop_intake(self) -> None:
