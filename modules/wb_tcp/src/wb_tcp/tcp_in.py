@@ -133,6 +133,7 @@ class TCPIn(Input):
         # raw: the frame's bytes, no call; one item per frame: decode_frame; framed codecs: a list each
         self._decode = None if found.name == "raw" else (found.decode if found.framed else found.decode_frame)
         self._each_item = found.framed
+        self._text = found.name == "text"  # the default: str.decode inline, no call per frame
         self._streams.start(self._bad)
         self.port = self._streams.port
         self.log.info(
@@ -158,11 +159,19 @@ class TCPIn(Input):
         events: list[dict] = []
         failed: list[dict] = []
         if frames:
-            if connection.tls is None and decode is None:
-                events = [{"headers": {"tcp": {"peer": [peer[0], peer[1]]}}, "data": f} for f in frames]
-            elif connection.tls is None and not self._each_item:
+            host, port = peer
+            if connection.tls is not None:  # the slow path: every event gets the TLS subject too
+                events, failed = self._decode_each(frames, decode, connection)
+            elif decode is None:
+                events = [{"headers": {"tcp": {"peer": [host, port]}}, "data": f} for f in frames]
+            elif self._text:  # frames are bytes: what the codec does, inline
                 try:
-                    events = [{"headers": {"tcp": {"peer": [peer[0], peer[1]]}}, "data": decode(f)} for f in frames]
+                    events = [{"headers": {"tcp": {"peer": [host, port]}}, "data": f.decode()} for f in frames]
+                except UnicodeDecodeError:  # the codec's error message for the bad ones
+                    events, failed = self._decode_each(frames, decode, connection)
+            elif not self._each_item:
+                try:
+                    events = [{"headers": {"tcp": {"peer": [host, port]}}, "data": decode(f)} for f in frames]
                 except Exception:
                     events, failed = self._decode_each(frames, decode, connection)
             else:
