@@ -1,6 +1,7 @@
 """TCP benchmark: tcp_in -> null lines/s, next to a bare gevent line reader, same sender, same run.
 
     python bench/bench_tcp.py [--lines 1000000] [--size 100] [--connections 1,8] [--repeat 3]
+    python bench/bench_tcp.py --instructions [--lines 100000] [--repeat 3]
 
 A sender process (this script, ``--send``) opens the connections and writes *lines* lines of
 *size* bytes (newline included), spread over them, as fast as TCP lets it: a prebuilt buffer
@@ -22,11 +23,21 @@ Medians and the ratios are printed; the target is >= 300,000 lines/s and >= 80% 
 baseline, with one connection. Two rows go to the performance table: per wall-clock second
 (what a quiet machine shows) and per CPU second (what a shared, loaded machine still shows:
 the receiver is one process on one core, so on a quiet machine the two agree).
+
+``--instructions`` counts instead of timing, for a figure a shared machine does not move:
+each receiver runs in a process of its own under valgrind (``cachegrind``, no cache
+simulation: instructions executed, the sender not traced), once with *lines* and once with
+twice as many, in turns; (I(2N) - I(N)) / N is its cost per line, start-up and shut-down
+cancelled out. Medians of *repeat* pairs; the target is <= 125% of the baseline (the 80%
+of the throughput target, in instructions).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -68,7 +79,7 @@ def start_sender(port: int, lines: int, size: int, connections: int) -> subproce
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
-def watch(counter, sender: subprocess.Popen, expected: int) -> dict:
+def watch(counter, sender: subprocess.Popen, expected: int, interval: float = 0.002) -> dict:
     """Sample *counter()* from a thread until the sender is done and all came (or none for IDLE_END s).
 
     A thread, not a greenlet: a receiver that always finds data never yields to the hub, and a
@@ -81,16 +92,19 @@ def watch(counter, sender: subprocess.Popen, expected: int) -> dict:
     def sample() -> None:
         first = last = (0.0, 0.0)
         seen = 0
+        sent_at = 0.0  # when the sender was seen done: idle is counted from then, or from the last event
         while True:
-            time.sleep(0.002)
+            time.sleep(interval)
             now = (time.perf_counter(), time.process_time())
             n = counter()
             if n != seen:
                 if not seen:
                     first = now
                 seen, last = n, now
-            elif sender.poll() is not None and (n >= expected or now[0] - max(last[0], first[0]) > IDLE_END):
-                break
+            elif sender.poll() is not None:
+                sent_at = sent_at or now[0]
+                if n >= expected or now[0] - max(last[0], sent_at) > IDLE_END:
+                    break
         wall, cpu = last[0] - first[0], last[1] - first[1]
         figures.update(seen=seen, wall=seen / wall if wall > 0 else 0.0, cpu=seen / cpu if cpu > 0 else 0.0)
 
@@ -102,7 +116,7 @@ def watch(counter, sender: subprocess.Popen, expected: int) -> dict:
     return {**figures, "sent": int(sent), "offered": int(sent) / float(took)}
 
 
-def run_baseline(lines: int, size: int, connections: int) -> dict:
+def run_baseline(lines: int, size: int, connections: int, interval: float = 0.002) -> dict:
     """A bare gevent StreamServer line reader -> queue -> counting consumer."""
     queue: gevent.queue.Queue = gevent.queue.Queue(100)
     counted = [0]
@@ -131,14 +145,14 @@ def run_baseline(lines: int, size: int, connections: int) -> dict:
     server.start()
     consumer = gevent.spawn(consume)
     sender = start_sender(server.server_port, lines, size, connections)
-    figures = watch(lambda: counted[0], sender, lines)
+    figures = watch(lambda: counted[0], sender, lines, interval)
     server.stop(timeout=2)
     queue.put(None)
     consumer.join(timeout=5)
     return figures
 
 
-def run_wishbone(lines: int, size: int, connections: int) -> dict:
+def run_wishbone(lines: int, size: int, connections: int, interval: float = 0.002) -> dict:
     """tcp_in (port 0) -> null."""
     doc = {
         "bootstrap": {
@@ -151,7 +165,7 @@ def run_wishbone(lines: int, size: int, connections: int) -> dict:
     pipeline.start()
     sink = pipeline.modules["sink"]
     sender = start_sender(pipeline.modules["tcp"].port, lines, size, connections)
-    figures = watch(lambda: sink.consumed, sender, lines)
+    figures = watch(lambda: sink.consumed, sender, lines, interval)
     metrics = pipeline.modules["tcp"].metrics()
     pipeline.stop(10)
     return {**figures, "frame_errors": metrics["frame_errors"]}
@@ -180,16 +194,60 @@ def compare(lines: int, size: int, connections: int, repeat: int) -> tuple[tuple
     return (wb_wall, base_wall), (wb_cpu, base_cpu)
 
 
+RECEIVERS = {"baseline": run_baseline, "wishbone": run_wishbone}
+
+
+def instructions(receiver: str, lines: int, size: int) -> int:
+    """Instructions one receiver process executes for *lines* lines (valgrind cachegrind, no cache model)."""
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    cmd += [sys.executable, __file__, "--receive", receiver, "--lines", str(lines), "--size", str(size)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode or not found:
+        raise RuntimeError(f"{receiver} under valgrind failed ({done.returncode}): {done.stderr[-2000:]}")
+    seen = json.loads(done.stdout.strip().splitlines()[-1])["seen"]
+    assert seen == lines, f"{receiver}: {seen} of {lines} lines"
+    return int(found.group(1).replace(",", ""))
+
+
+def compare_instructions(lines: int, size: int, repeat: int) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions runs the receivers under valgrind: apt-get install valgrind")
+    per_line: dict[str, list[float]] = {"baseline": [], "wishbone": []}
+    for _ in range(repeat):
+        for receiver in per_line:  # in turns, and each pair back to back
+            short, long = instructions(receiver, lines, size), instructions(receiver, 2 * lines, size)
+            per_line[receiver].append((long - short) / lines)
+    base, wb = (statistics.median(per_line[r]) for r in ("baseline", "wishbone"))
+    print(f"-- 1 connection, {lines:,} and {2 * lines:,} lines of {size} bytes, {repeat} pairs each (valgrind)")
+    names = {"baseline": "bare gevent line reader -> queue -> counter", "wishbone": "wishbone tcp_in -> null"}
+    for receiver, name in names.items():
+        runs = " ".join(f"{v:,.0f}" for v in per_line[receiver])
+        print(f"   {name:44} {statistics.median(per_line[receiver]):10,.0f} instructions/line   runs: {runs}")
+    print(f"   ratio wishbone / baseline: {wb / base:.0%} of the instructions")
+    what = f"TCP in -> null, 1 connection, {size}-byte lines, instructions per line ({wb / base:.0%} of baseline)"
+    result(what, wb, "instructions/line", "<= 125% of baseline", wb <= 1.25 * base, base)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--size", type=int, default=100, help="bytes per line, newline included")
     parser.add_argument("--connections", default="1,8", help="comma-separated connection counts to measure")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="count instructions per line (valgrind)")
     parser.add_argument("--send", nargs=4, type=int, metavar=("PORT", "LINES", "SIZE", "CONNECTIONS"))
+    parser.add_argument("--receive", choices=RECEIVERS, help=argparse.SUPPRESS)  # one run, for valgrind
     args = parser.parse_args()
     if args.send:
         send(*args.send)
+        return
+    if args.receive:  # sampled seldom: the sampling thread's instructions are not the receiver's
+        figures = RECEIVERS[args.receive](args.lines, args.size, 1, 0.05)
+        print(json.dumps({"seen": figures["seen"]}), flush=True)
+        return
+    if args.instructions:
+        compare_instructions(args.lines if args.lines != 1_000_000 else 100_000, args.size, args.repeat)
         return
     for n, connections in enumerate(int(c) for c in args.connections.split(",")):
         (wb_wall, base_wall), (wb_cpu, base_cpu) = compare(args.lines, args.size, connections, args.repeat)

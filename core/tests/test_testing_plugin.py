@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 USES_FIXTURES = """
 import pytest
@@ -114,5 +117,43 @@ def test_pytest_fixtures_lists_them_with_their_documentation(tmp_path):
     )
     listed = done.stdout
     assert "wishbone/testing/plugin.py" in listed
-    for line in ("A factory of harnesses", "A free UDP port on 127.0.0.1"):
+    for line in ("A factory of harnesses", "A free UDP port on 127.0.0.1", "A CA, a server certificate"):
         assert line in listed
+
+
+def _handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> tuple[ssl.SSLObject, ssl.SSLObject]:
+    """A TLS handshake in memory (no socket): each side checks the other's certificate."""
+    server_in, server_out, client_in, client_out = (ssl.MemoryBIO() for _ in range(4))
+    s = server.wrap_bio(server_in, server_out, server_side=True)
+    c = client.wrap_bio(client_in, client_out, server_hostname="localhost")
+    for _ in range(10):
+        for side in (c, s):
+            try:
+                side.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+        server_in.write(client_out.read())
+        client_in.write(server_out.read())
+    return s, c
+
+
+def test_tls_certs_make_a_server_and_a_client_that_trust_each_other_and_a_rogue(tls_certs):
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tls_certs["server_cert"], tls_certs["server_key"])
+    server.load_verify_locations(tls_certs["ca"])
+    server.verify_mode = ssl.CERT_REQUIRED
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.load_verify_locations(tls_certs["ca"])
+    client.load_cert_chain(tls_certs["client_cert"], tls_certs["client_key"])
+    s, c = _handshake(server, client)
+    assert dict(rdn[0] for rdn in s.getpeercert()["subject"])["commonName"] == "client"
+    assert dict(rdn[0] for rdn in c.getpeercert()["subject"])["commonName"] == "localhost"
+    stranger = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # trusts only the other CA: refuses the server
+    stranger.load_verify_locations(tls_certs["other_ca"])
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(server, stranger)
+    rogue = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    rogue.load_verify_locations(tls_certs["ca"])
+    rogue.load_cert_chain(tls_certs["rogue_cert"], tls_certs["rogue_key"])
+    with pytest.raises(ssl.SSLError):  # the server refuses the rogue client's certificate
+        _handshake(server, rogue)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 
 import gevent
 import gevent.socket
+import gevent.ssl
 import gevent.subprocess
 import pytest
 from wb_syslog import SyslogIn
@@ -132,6 +134,41 @@ def test_tcp_connections_beyond_the_limit_are_closed():
         assert h.module.metrics()["refused"] == 1
         first.close()
         second.close()
+
+
+def test_tcp_over_tls_with_client_certificates_and_plain_text_refused(tls_certs, wait_until):
+    variables = {
+        "port": 0,
+        "transport": "tcp",
+        "tls_cert": tls_certs["server_cert"],
+        "tls_key": tls_certs["server_key"],
+        "tls_ca": tls_certs["ca"],
+        "tls_client_auth": "required",
+    }
+    client = gevent.ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.load_verify_locations(tls_certs["ca"])
+    client.load_cert_chain(tls_certs["client_cert"], tls_certs["client_key"])
+    with gevent.Timeout(15), Harness(SyslogIn, variables) as h:
+        with client.wrap_socket(tcp(h.module.port), server_hostname="localhost") as tls:  # RFC 5425: octet counted
+            tls.sendall(b"%d %s" % (len(M5424), M5424))
+            [event] = h.collect("outbox", 1)
+        plain = tcp(h.module.port)
+        plain.sendall(M3164 + b"\n")
+        plain.settimeout(5)
+        try:
+            assert plain.recv(10) == b""  # closed: not a TLS handshake
+        except ConnectionResetError:
+            pass
+        plain.close()
+        wait_until(lambda: h.module.metrics()["tls_failures"] == 1, 5, "the failed handshake counted")
+        assert h.collected("outbox") == [] and h.collected("failed") == []
+    assert event["data"]["msgid"] == "ID47" and event["headers"]["syslog"]["transport"] == "tcp"
+
+
+def test_tls_needs_tcp():
+    for tls in ({"tls_cert": "server.pem"}, {"tls_client_auth": "required"}):
+        with pytest.raises(ValueError, match="tls_. parameters need transport tcp"):
+            SyslogIn(port=0, **tls)
 
 
 @pytest.mark.skipif(shutil.which("logger") is None, reason="util-linux logger is the real sender here")

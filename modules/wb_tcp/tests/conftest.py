@@ -1,17 +1,14 @@
-"""Fixtures of wb-tcp's tests: ports, waiting inside gevent, TCP servers that keep what they got, certificates.
+"""Fixtures of wb-tcp's tests: ports, waiting inside gevent, TCP servers that keep what they got.
 
 Each helper is a fixture (test modules import no helper by file name, so any set of packages'
 tests collects in one pytest run): ``tcp_port``, ``wait_until(predicate, timeout, what)``,
-``sink`` (a server on a free port), ``sink_factory(port=0, ssl_context=None)`` (more of them),
-``certs`` (PEM files made with the openssl command).
+``sink`` (a server on a free port), ``sink_factory(port=0, ssl_context=None)`` (more of them).
+TLS certificates come from the core's pytest plugin (``tls_certs``, :mod:`wishbone.testing.tls`).
 """
 
 from __future__ import annotations
 
-import pathlib
-import shutil
 import socket
-import subprocess
 import time
 
 import pytest
@@ -33,83 +30,6 @@ def wait_until(predicate, timeout: float = 5.0, what: str = "the condition") -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         gevent.sleep(0.01)
-
-
-def _openssl(*args: str) -> None:
-    if shutil.which("openssl") is None:
-        raise RuntimeError("the TLS tests make their certificates with the openssl command: install openssl")
-    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=30)
-
-
-def _issue(folder: pathlib.Path, name: str, subject: str, ca: str | None, ca_key: str | None, ext: str) -> None:
-    """``name.pem`` / ``name.key``: an EC P-256 key and a certificate for it, self-signed when *ca* is None."""
-    key, pem, ext_file = folder / f"{name}.key", folder / f"{name}.pem", folder / f"{name}.ext"
-    ext_file.write_text(ext)
-    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", str(key))
-    if ca is None:
-        _openssl(
-            "req",
-            "-new",
-            "-x509",
-            "-key",
-            str(key),
-            "-out",
-            str(pem),
-            "-days",
-            "2",
-            "-subj",
-            subject,
-            "-extensions",
-            "v3",
-            "-config",
-            str(ext_file),
-        )
-        return
-    csr = folder / f"{name}.csr"
-    _openssl("req", "-new", "-key", str(key), "-out", str(csr), "-subj", subject, "-config", str(ext_file))
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(csr),
-        "-CA",
-        ca,
-        "-CAkey",
-        str(ca_key),
-        "-CAcreateserial",
-        "-out",
-        str(pem),
-        "-days",
-        "2",
-        "-extfile",
-        str(ext_file),
-        "-extensions",
-        "v3",
-    )
-
-
-_CA_EXT = "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n"
-_LEAF_EXT = "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:FALSE\n"
-
-
-def make_certificates(folder: pathlib.Path) -> dict:
-    """PEM files in *folder*, made with the openssl command: ``ca``, ``server_cert``/``server_key``
-    (127.0.0.1, localhost), ``client_cert``/``client_key`` (CN=client), ``other_ca`` and
-    ``rogue_cert``/``rogue_key`` (a client certificate from a CA the server does not trust)."""
-    org = "/O=Wishbone tests"
-    _issue(folder, "ca", f"/CN=Wishbone test CA{org}", None, None, _CA_EXT)
-    ca, ca_key = str(folder / "ca.pem"), str(folder / "ca.key")
-    _issue(
-        folder, "server", f"/CN=localhost{org}", ca, ca_key, _LEAF_EXT + "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-    )
-    _issue(folder, "client", f"/CN=client{org}", ca, ca_key, _LEAF_EXT)
-    _issue(folder, "other_ca", f"/CN=Other CA{org}", None, None, _CA_EXT)
-    other, other_key = str(folder / "other_ca.pem"), str(folder / "other_ca.key")
-    _issue(folder, "rogue", f"/CN=rogue{org}", other, other_key, _LEAF_EXT)
-    out = {"ca": ca, "other_ca": other}
-    for name in ("server", "client", "rogue"):
-        out[f"{name}_cert"], out[f"{name}_key"] = str(folder / f"{name}.pem"), str(folder / f"{name}.key")
-    return out
 
 
 class Sink:
@@ -192,9 +112,3 @@ def sink_factory():
 def sink(sink_factory):
     """A TCP server on 127.0.0.1 keeping what it receives."""
     return sink_factory()
-
-
-@pytest.fixture(scope="session")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files."""
-    return make_certificates(tmp_path_factory.mktemp("certs"))

@@ -305,14 +305,14 @@ def tls_variables(certs: dict, client_auth: str = "none") -> dict:
     return variables
 
 
-def test_tls_lines_arrive_and_plain_text_to_the_tls_port_is_refused_and_counted(certs, wait_until):
-    with gevent.Timeout(15), Harness(TCPIn, tls_variables(certs)) as h:
+def test_tls_lines_arrive_and_plain_text_to_the_tls_port_is_refused_and_counted(tls_certs, wait_until):
+    with gevent.Timeout(15), Harness(TCPIn, tls_variables(tls_certs)) as h:
         plain = connect(h.module.port)
         plain.sendall(b"GET / HTTP/1.0\r\n\r\nhello in plain text\n")
         assert closed_by_server(plain, 5)
         plain.close()
         wait_until(lambda: h.module.metrics()["tls_failures"] == 1, 5, "the failed handshake counted")
-        context = tls_client(certs, None)
+        context = tls_client(tls_certs, None)
         with context.wrap_socket(connect(h.module.port), server_hostname="localhost") as tls:
             tls.sendall(b"secret one\nsecret two\n")
             events = h.collect("outbox", 2)
@@ -320,16 +320,16 @@ def test_tls_lines_arrive_and_plain_text_to_the_tls_port_is_refused_and_counted(
     assert [e["data"] for e in events] == ["secret one", "secret two"]
 
 
-def test_tls_client_certificates_required(certs, wait_until):
-    with gevent.Timeout(15), Harness(TCPIn, tls_variables(certs, "required")) as h:
-        with tls_client(certs).wrap_socket(connect(h.module.port), server_hostname="localhost") as tls:
+def test_tls_client_certificates_required(tls_certs, wait_until):
+    with gevent.Timeout(15), Harness(TCPIn, tls_variables(tls_certs, "required")) as h:
+        with tls_client(tls_certs).wrap_socket(connect(h.module.port), server_hostname="localhost") as tls:
             tls.sendall(b"signed\n")
             [event] = h.collect("outbox", 1)
         assert "commonName=client" in event["headers"]["tcp"]["tls"]["subject"]
         for who in (None, "rogue"):  # no certificate; one from a CA the server does not trust
             sock = connect(h.module.port)
             try:
-                with tls_client(certs, who).wrap_socket(sock, server_hostname="localhost") as tls:
+                with tls_client(tls_certs, who).wrap_socket(sock, server_hostname="localhost") as tls:
                     tls.sendall(b"unsigned\n")
                     tls.recv(10)  # TLS 1.3: the server's refusal arrives after the client's handshake
             except (ssl.SSLError, OSError):
@@ -338,8 +338,8 @@ def test_tls_client_certificates_required(certs, wait_until):
         assert h.collected("outbox") == []
 
 
-def test_a_silent_tls_client_is_cut_by_the_handshake_timeout(certs):
-    variables = {**tls_variables(certs), "tls_handshake_timeout": 0.3}
+def test_a_silent_tls_client_is_cut_by_the_handshake_timeout(tls_certs):
+    variables = {**tls_variables(tls_certs), "tls_handshake_timeout": 0.3}
     with gevent.Timeout(10), Harness(TCPIn, variables) as h:
         sock = connect(h.module.port)
         assert closed_by_server(sock, 3)
@@ -347,8 +347,8 @@ def test_a_silent_tls_client_is_cut_by_the_handshake_timeout(certs):
         sock.close()
 
 
-def test_random_bytes_at_a_tls_port_never_stop_it(certs):
-    with gevent.Timeout(15), Harness(TCPIn, tls_variables(certs)) as h:
+def test_random_bytes_at_a_tls_port_never_stop_it(tls_certs):
+    with gevent.Timeout(15), Harness(TCPIn, tls_variables(tls_certs)) as h:
         for _ in range(5):
             sock = connect(h.module.port)
             try:
@@ -357,7 +357,7 @@ def test_random_bytes_at_a_tls_port_never_stop_it(certs):
                 pass
             closed_by_server(sock, 3)
             sock.close()
-        with tls_client(certs, None).wrap_socket(connect(h.module.port), server_hostname="localhost") as tls:
+        with tls_client(tls_certs, None).wrap_socket(connect(h.module.port), server_hostname="localhost") as tls:
             tls.sendall(b"still here\n")
             assert h.collect("outbox", 1)[0]["data"] == "still here"
         assert h.module.metrics()["tls_failures"] == 5

@@ -124,10 +124,10 @@ def tls_sink(certs: dict, sink_factory):
     return sink_factory(ssl_context=context)
 
 
-def test_tls_to_a_server_whose_certificate_checks_out(certs, wait_until, sink_factory):
-    server = tls_sink(certs, sink_factory)
+def test_tls_to_a_server_whose_certificate_checks_out(tls_certs, wait_until, sink_factory):
+    server = tls_sink(tls_certs, sink_factory)
     try:
-        variables = {"port": server.port, "tls": True, "tls_ca": certs["ca"], "tls_server_name": "localhost"}
+        variables = {"port": server.port, "tls": True, "tls_ca": tls_certs["ca"], "tls_server_name": "localhost"}
         with gevent.Timeout(15), Harness(TCPOut, variables) as h:
             h.feed(events(20))
             wait_until(lambda: len(server.lines()) == 20, 5, "20 lines over TLS")
@@ -136,10 +136,10 @@ def test_tls_to_a_server_whose_certificate_checks_out(certs, wait_until, sink_fa
     assert server.lines()[0] == b"event 0"
 
 
-def test_tls_refuses_a_server_it_cannot_verify(certs, wait_until, sink_factory):
-    server = tls_sink(certs, sink_factory)
+def test_tls_refuses_a_server_it_cannot_verify(tls_certs, wait_until, sink_factory):
+    server = tls_sink(tls_certs, sink_factory)
     try:
-        variables = {"port": server.port, "tls": True, "tls_ca": certs["other_ca"], "reconnect_max": 0.2}
+        variables = {"port": server.port, "tls": True, "tls_ca": tls_certs["other_ca"], "reconnect_max": 0.2}
         with gevent.Timeout(15), Harness(TCPOut, variables) as h:
             h.feed(events(3))
             wait_until(lambda: h.module.metrics()["connect_failures"] >= 2, 5, "refused connections")

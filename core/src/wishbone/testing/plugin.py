@@ -3,6 +3,8 @@
 * ``harness``: a factory, ``harness(ModuleClass, variables, **options)`` -> a
   :class:`~wishbone.testing.harness.Harness`; every harness it made is stopped at teardown.
 * ``udp_port``: a UDP port on 127.0.0.1 that nothing is bound to.
+* ``tls_certs``: PEM files of a test CA, a server and client certificates, made once per
+  run (:func:`wishbone.testing.tls.make_certificates` names them).
 
 Servers' fixtures come with the packages that talk to them (wb-amqp's plugin has
 ``amqp_url`` and ``amqp_vhost``); they skip without their server, or fail under ``CI=true``,
@@ -22,7 +24,7 @@ import pytest
 if TYPE_CHECKING:
     from wishbone.testing.harness import Harness
 
-__all__ = ["harness", "udp_port"]
+__all__ = ["harness", "tls_certs", "udp_port"]
 
 
 @pytest.fixture
@@ -31,6 +33,14 @@ def udp_port() -> int:
     from wishbone.testing.services import free_udp_port
 
     return free_udp_port()
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A CA, a server certificate for 127.0.0.1/localhost and client certificates, as PEM files."""
+    from wishbone.testing.tls import make_certificates
+
+    return make_certificates(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

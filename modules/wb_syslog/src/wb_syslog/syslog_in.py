@@ -6,15 +6,12 @@ import itertools
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import gevent
-import gevent.event
-import gevent.pool
-import gevent.server
 import gevent.socket
-from wishbone import Input, framing
+from wishbone import Input, framing, streamserver
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 
@@ -24,7 +21,6 @@ __all__ = ["SyslogIn"]
 
 IDLE_CHECK = 0.2  # seconds the UDP reader waits before it looks whether intake stopped
 FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds
-STOP_GRACE = 2.0
 _SO_RCVBUFFORCE = 33  # Linux; passes net.core.rmem_max for a privileged process
 
 _LINE_ENDS = ("\n", "\r")
@@ -56,12 +52,14 @@ class SyslogIn(Input):
     With ``mode`` "raw" the data is the message text, unparsed.
 
     UDP: one datagram is one message (a trailing newline is removed, as from TCP frames); one reader greenlet drains
-    the socket in batches. TCP: a gevent StreamServer, one greenlet per connection; framing is
-    chosen per connection as rsyslog does ("auto": octet counting, RFC 6587, when the first byte
-    is a digit, otherwise one message per line), or fixed by ``framing``. TCP backpressure stops
-    reading; a connection holds at most ``max_message`` bytes plus one read; a connection that
-    sends no whole message for ``idle_timeout`` seconds is closed; connections beyond
-    ``max_connections`` are closed at once.
+    the socket in batches. TCP: ``wishbone.streamserver`` (shared with ``tcp_in``), one greenlet per
+    connection; framing is chosen per connection as rsyslog does ("auto": octet counting, RFC 6587,
+    when the first byte is a digit, otherwise one message per line), or fixed by ``framing``. TCP
+    backpressure stops reading; a connection holds at most ``max_message`` bytes plus one read; a
+    connection that sends no whole message for ``idle_timeout`` seconds is closed; connections beyond
+    ``max_connections`` are closed at once. With ``tls_cert`` set, TCP is TLS (RFC 5425), optionally
+    with client certificates; a handshake that fails (plain text, a bad certificate) closes the
+    connection, counted.
 
     A message that is not syslog (no ``<PRI>``, a broken RFC 5424 header or structured data),
     not UTF-8, longer than ``max_message``, or a TCP frame cut short goes to ``failed`` with its
@@ -86,6 +84,11 @@ class SyslogIn(Input):
             (default 300; 0: never).
         max_connections (int): TCP: connections open at once (default 1024).
         reuse_port (bool): SO_REUSEPORT, so ``--instances N`` share the port (default True; not with port 0).
+        tls_cert (str): TCP: PEM certificate (chain) file; TLS is on when it is set (default "": plain TCP).
+        tls_key (str): PEM private key file ("" when the key is in tls_cert).
+        tls_ca (str): PEM file of the CAs that client certificates are checked against.
+        tls_client_auth (str): "none" (default), "optional" or "required": client certificates.
+        tls_handshake_timeout (float): seconds a TLS handshake may take (default 10).
 
     Queues:
         outbox: one event per message.
@@ -94,8 +97,9 @@ class SyslogIn(Input):
     Metrics:
         messages: messages handed on.  parse_failures: messages that did not parse or decode.
         frame_errors: TCP frames too long, cut short or badly counted; UDP datagrams too long.
-        connections: TCP connections accepted.  active: open now.  refused: closed for max_connections.
-        idle_closed: TCP connections closed by idle_timeout.
+        TCP only: connections: connections accepted.  active: open now.  refused: closed for
+        max_connections.  idle_closed: closed by idle_timeout.  tls_failures: TLS handshakes that
+        failed.  bytes: bytes read.
     """
 
     def __init__(
@@ -112,6 +116,11 @@ class SyslogIn(Input):
         idle_timeout: float = 300.0,
         max_connections: int = 1024,
         reuse_port: bool = True,
+        tls_cert: str = "",
+        tls_key: str = "",
+        tls_ca: str = "",
+        tls_client_auth: Literal["none", "optional", "required"] = "none",
+        tls_handshake_timeout: float = 10.0,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be 0..65535, got {port}")
@@ -145,32 +154,45 @@ class SyslogIn(Input):
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self.reuse_port = reuse_port
-        self.counters = dict.fromkeys(
-            ("messages", "parse_failures", "frame_errors", "connections", "refused", "idle_closed"), 0
-        )
+        self.counters = dict.fromkeys(("messages", "parse_failures", "frame_errors"), 0)
         self._sock: Any = None
-        self._server: gevent.server.StreamServer | None = None
+        self._streams: streamserver.StreamServer | None = None
+        if transport == "tcp":
+            self._streams = streamserver.StreamServer(
+                self._frames,
+                port=port,
+                address=address,
+                framing=framing,
+                max_frame=max_message,
+                idle_timeout=idle_timeout,
+                max_connections=max_connections,
+                reuse_port=reuse_port,
+                tls_cert=tls_cert,
+                tls_key=tls_key,
+                tls_ca=tls_ca,
+                tls_client_auth=tls_client_auth,
+                tls_handshake_timeout=tls_handshake_timeout,
+            )
+        elif tls_cert or tls_key or tls_ca or tls_client_auth != "none":
+            raise ValueError("the tls_* parameters need transport tcp: syslog over TLS is over TCP (RFC 5425)")
         self._waiting: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ lifecycle
     @property
     def ready(self) -> bool:
         """True while the socket is bound (UDP) or the server listens (TCP)."""
-        return (self._sock is not None or self._server is not None) and self.running
+        if self._streams is not None:
+            return self._streams.listening and self.running
+        return self._sock is not None and self.running
 
     def _listener(self, kind: int) -> Any:
         family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        sock = gevent.socket.socket(family, kind) if kind == socket.SOCK_STREAM else socket.socket(family, kind)
+        sock = socket.socket(family, kind)
         try:
-            if kind == socket.SOCK_STREAM:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if self.port and self.reuse_port:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            if kind == socket.SOCK_DGRAM:
-                self.buffer_granted = _receive_buffer(sock, self.buffer_size)
+            self.buffer_granted = _receive_buffer(sock, self.buffer_size)
             sock.bind((self.address, self.port))
-            if kind == socket.SOCK_STREAM:
-                sock.listen(1024)
         except OSError as exc:
             sock.close()
             where = f"{self.transport} {self.address}:{self.port}"
@@ -181,8 +203,7 @@ class SyslogIn(Input):
     def on_start(self) -> None:
         self._bad = RateLimitedLog(self.log)
         self._parse = PARSERS[self.rfc] if self.mode == "parse" else None
-        self._stopping = gevent.event.Event()
-        if self.transport == "udp":
+        if self._streams is None:
             sock = self._listener(socket.SOCK_DGRAM)
             sock.setblocking(False)
             self._sock = sock
@@ -194,23 +215,29 @@ class SyslogIn(Input):
             )
             self.spawn_producer(self._read_udp, sock)
         else:
-            listener = self._listener(socket.SOCK_STREAM)
-            self._pool = gevent.pool.Pool()
-            self._server = gevent.server.StreamServer(listener, self._connection, spawn=self._pool)
-            self._server.start()
-            self.log.info("Listening for syslog on tcp %s:%d (%s framing).", self.address, self.port, self.framing)
-            self.spawn_producer(self._serve)
+            self._streams.start(self._bad)
+            self.port = self._streams.port
+            self.log.info(
+                "Listening for syslog on tcp %s:%d (%s framing%s).",
+                self.address,
+                self.port,
+                self.framing,
+                ", TLS" if self._streams.tls else "",
+            )
+            self.spawn_producer(self._streams.serve)
 
     def on_stop_intake(self) -> None:
-        self._stopping.set()
+        if self._streams is not None:
+            self._streams.stop()
         hub = gevent.get_hub()
         for watcher in list(self._waiting.values()):
             if watcher.callback is not None:
                 hub.cancel_wait(watcher, _Wake())
 
     def metrics(self) -> dict:
-        active = len(self._pool) if self._server is not None else 0
-        return {**self.counters, "active": active}
+        if self._streams is None:
+            return dict(self.counters)
+        return {**self._streams.metrics(), **self.counters}
 
     # ------------------------------------------------------------------ events
     def _events(self, payloads: list[bytes], peers: Iterable, transport: str) -> None:
@@ -327,75 +354,12 @@ class SyslogIn(Input):
             self._sock = None
 
     # ------------------------------------------------------------------ TCP
-    def _serve(self) -> None:
-        server = self._server
-        assert server is not None
-        try:
-            self._stopping.wait()
-        finally:
-            server.close()
-            self._pool.join(timeout=FINAL_DRAIN + STOP_GRACE)
-            self._pool.kill(timeout=1.0)
-
-    def _connection(self, sock: gevent.socket.socket, address: tuple) -> None:
-        if not self.running or len(self._pool) > self.max_connections:
-            self.counters["refused"] += 1
-            self._bad.warning("Connection from %s refused: %d connections open.", address[:2], len(self._pool) - 1)
-            sock.close()
-            return
-        self.counters["connections"] += 1
-        try:
-            self._read_tcp(sock, [address[0], address[1]])
-        except Exception as exc:  # a reset: this connection ends, the server goes on
-            self._bad.warning("Connection from %s ended: %s: %s", address[:2], type(exc).__name__, exc)
-        finally:
-            sock.close()
-
-    def _read_tcp(self, sock: Any, peer: list) -> None:
-        sock.setblocking(False)
-        decoder = framing.decoder(self.framing, self.max_message)
-        recv = sock.recv
-        idle = self.idle_timeout or None
-        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
-        current = gevent.getcurrent()
-        wait = gevent.socket.wait
-        monotonic = time.monotonic
-        deadline = monotonic() + idle if idle else None
-        drain_until = None
-        try:
-            while True:
-                try:
-                    chunk = recv(65536)
-                except BlockingIOError:
-                    if not self.running:
-                        return
-                    self._waiting[current] = watcher
-                    try:
-                        timeout = None if deadline is None else max(0.0, deadline - monotonic())
-                        wait(watcher, timeout, TimeoutError())
-                    except TimeoutError:
-                        self.counters["idle_closed"] += 1
-                        self._bad.warning("Connection from %s closed: no whole message for %s s.", peer, idle)
-                        return
-                    except _Wake:
-                        pass
-                    finally:
-                        self._waiting.pop(current, None)
-                    continue
-                frames = decoder.feed(chunk) if chunk else decoder.end()
-                if frames:
-                    self._events(frames, itertools.repeat(peer), "tcp")
-                    if deadline is not None:
-                        deadline = monotonic() + idle  # type: ignore[operator]
-                if decoder.errors:
-                    errors = decoder.take_errors()
-                    self._hand_on_failed([self._failure(peer, "tcp", e.head, e, frame=True) for e in errors])
-                if not chunk:
-                    return
-                if not self.running:
-                    drain_until = drain_until or monotonic() + FINAL_DRAIN
-                    if monotonic() > drain_until:
-                        return
-        finally:
-            self._waiting.pop(current, None)
-            watcher.close()
+    def _frames(
+        self, connection: streamserver.Connection, frames: list[bytes], errors: Sequence[framing.FrameError]
+    ) -> None:
+        """The stream server's handler: one read's messages parsed and handed on, its frame errors failed."""
+        if frames:
+            self._events(frames, itertools.repeat(connection.peer), "tcp")
+        if errors:
+            peer = connection.peer
+            self._hand_on_failed([self._failure(peer, "tcp", e.head, e, frame=True) for e in errors])
