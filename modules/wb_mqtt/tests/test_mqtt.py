@@ -167,3 +167,33 @@ def test_cut_connections_are_reconnected_and_nothing_is_lost(mqtt_port, topic):
     finally:
         proxy.server.stop()
     assert seen == set(range(400))
+
+
+def test_what_settles_after_its_connection_was_lost_is_not_acknowledged_on_the_next(mqtt_port, topic):
+    """A packet id names a message on one connection only: the broker may give it to another
+    message on the next, so a late PUBACK could acknowledge a message not yet delivered."""
+    proxy = CuttingProxy(mqtt_port)
+    variables = {"port": proxy.port, "topics": [f"{topic}/#"], "client_id": f"{topic}-late"}
+    try:
+        with Harness(MQTTIn, variables) as h, gevent.Timeout(30):
+            while not h.module.ready:
+                gevent.sleep(0.02)
+            gevent.sleep(0.2)
+            publish(mqtt_port, f"{topic}/late", 3)
+            held = h.collect("outbox", 3)  # in the pipeline, not yet settled
+            proxy.cut()
+            while not (h.module.metrics()["reconnects"] and h.module.ready):
+                gevent.sleep(0.02)
+            again = h.collect("outbox", 3, timeout=10)  # the session kept them: sent again
+            del held  # settle now, after their connection went
+            gevent.sleep(0.3)
+            metrics = h.module.metrics()
+            assert metrics["stale_acks"] == 3 and metrics["acked"] == 0
+            del again  # their copies on this connection are acknowledged
+            gevent.sleep(0.3)
+            assert h.module.metrics()["acked"] == 3
+        with Harness(MQTTIn, variables) as h2:  # nothing left unacknowledged in the session
+            gevent.sleep(1.0)
+            assert h2.collected("outbox") == []
+    finally:
+        proxy.server.stop()

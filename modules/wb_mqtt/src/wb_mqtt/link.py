@@ -10,7 +10,9 @@ connected again with backoff (``wishbone.reconnect.Backoff`` shape: doubling, ji
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +24,22 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from wishbone.blocking import call
 
-__all__ = ["MQTTLink"]
+__all__ = ["MQTTLink", "client_id_for"]
+
+
+def client_id_for(given: str | None, name: str, instance: int, unique: bool = False) -> str:
+    """The MQTT client id of a module in worker *instance*.
+
+    Two connections with one client id take the session from each other, back and forth, so
+    each worker needs its own: a *given* id is used as it is by instance 0 and gets
+    ``-<instance>`` appended in the others. Without one: ``wishbone-<hostname>-<name>-<instance>``
+    (stable, so that a restarted worker finds its session), plus a random part when *unique*
+    (a publisher keeps no session: two pipelines on one host must not collide).
+    """
+    if given:
+        return given if instance == 0 else f"{given}-{instance}"
+    stable = f"wishbone-{socket.gethostname()}-{name}-{instance}"
+    return f"{stable}-{os.urandom(4).hex()}" if unique else stable
 
 
 class MQTTLink:
@@ -61,6 +78,8 @@ class MQTTLink:
         self.client.on_disconnect = self._disconnected
         self.connected = False
         self.reconnects = 0
+        #: counts the connections: packet ids of one connection mean nothing on the next
+        self.generation = 0
         self.on_connect: Callable[[], None] = lambda: None
         self.on_disconnect: Callable[[], None] = lambda: None
         #: called in the driver greenlet after every read (emit what arrived) and every step
@@ -77,6 +96,7 @@ class MQTTLink:
             self.log.warning("MQTT broker %s:%d refused the connection: %s", self.host, self.port, str(reason))
             return
         self.connected = True
+        self.generation += 1
         self.on_connect()
 
     def _disconnected(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any = None) -> None:
@@ -128,12 +148,14 @@ class MQTTLink:
             if self._stopping and not until_written:
                 return
             writers = [sock] if client.want_write() else []
+            # TLS: bytes already decrypted in the SSL object are not seen by select
+            pending = sock.pending() if hasattr(sock, "pending") else 0
             try:
-                readable, writable, _ = gevent.select.select([sock], writers, [], self.poll())
+                readable, writable, _ = gevent.select.select([sock], writers, [], 0 if pending else self.poll())
             except (OSError, ValueError):  # the socket closed under us
                 return
             rc = mqtt.MQTT_ERR_SUCCESS
-            if readable:
+            if readable or pending:
                 rc = client.loop_read(max_packets=100)
                 self.after_read()
             self.each_step()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import gevent
@@ -11,7 +10,7 @@ from wishbone import codec as codecs
 from wishbone.ack import mark_abandoned
 from wishbone.module import Output
 
-from wb_mqtt.link import MQTTLink
+from wb_mqtt.link import MQTTLink, client_id_for
 
 __all__ = ["MQTTOut"]
 
@@ -34,7 +33,8 @@ class MQTTOut(Output):
         retain (bool): publish retained messages (default False).
         encode (str): codec of the payload (default ``json``).
         max_inflight (int): events waiting for a PUBACK at once (default 1000).
-        client_id (str): the MQTT client id (default ``wishbone-<hostname>-<name>-<instance>``).
+        client_id (str): the MQTT client id; worker N > 0 appends ``-N`` (default
+            ``wishbone-<hostname>-<name>-<instance>-<random>``: a clean session, nothing to resume).
         keepalive (int): seconds between pings (default 30).
         username (str): broker user (default none).
         password (str): broker password (default none).
@@ -79,13 +79,13 @@ class MQTTOut(Output):
         self._link: MQTTLink | None = None
 
     def on_start(self) -> None:
-        client_id = self.client_id or f"wishbone-{socket.gethostname()}-{self.name}-{self.context.instance}"
+        client_id = client_id_for(self.client_id, self.name, self.context.instance, unique=True)
         self._unconfirmed: dict[int, dict] = {}
         self._room = gevent.event.Event()
         self._room.set()
         self._up = gevent.event.Event()
         self._link = link = MQTTLink(
-            self.host, self.port, client_id, False, self.keepalive, self.username, self.password, self.log, self.tls
+            self.host, self.port, client_id, True, self.keepalive, self.username, self.password, self.log, self.tls
         )
         link.client.max_inflight_messages_set(self.max_inflight)
         link.client.max_queued_messages_set(0)
