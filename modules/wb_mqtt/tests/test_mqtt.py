@@ -100,14 +100,16 @@ def test_topic_from_a_header_and_undecodable_payloads_to_failed(mqtt_port, topic
                         {"headers": {"t": f"{topic}/chosen"}, "data": '{"ok": 1}'},
                         {"headers": {}, "data": "{not json"},
                         {"headers": {"t": f"{topic}/+"}, "data": "x"},
+                        {"headers": {"t": f"{topic}/{'a' * 70_000}"}, "data": "y"},  # paho: too long
                     ]
                 )
-                [refused] = out.collect("failed", 1)
+                refused, too_long = out.collect("failed", 2)
             [good] = h.collect("outbox", 1)
             [bad] = h.collect("failed", 1)
     assert good["headers"]["mqtt"]["topic"] == f"{topic}/chosen" and good["data"] == {"ok": 1}
     assert bad["headers"]["mqtt"]["topic"] == f"{topic}/default" and "not JSON" in bad["headers"]["error"]["message"]
     assert "not a topic name" in refused["headers"]["error"]["message"]
+    assert "too long" in too_long["headers"]["error"]["message"]
 
 
 class CuttingProxy:

@@ -27,6 +27,10 @@ from wishbone.blocking import call
 __all__ = ["MQTTLink", "client_id_for"]
 
 
+def _nothing(*args: Any) -> None:
+    """paho's socket-register callbacks: the driver selects on the socket itself."""
+
+
 def client_id_for(given: str | None, name: str, instance: int, unique: bool = False) -> str:
     """The MQTT client id of a module in worker *instance*.
 
@@ -76,6 +80,10 @@ class MQTTLink:
             self.client.tls_set()
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
+        # paho's "external loop" mode: a packet (publish, ack) is queued, not written at once
+        # (a send and a loop_write per packet); the driver, or :meth:`write`, writes them in bursts
+        self.client.on_socket_register_write = _nothing
+        self.client.on_socket_unregister_write = _nothing
         self.connected = False
         self.reconnects = 0
         #: counts the connections: packet ids of one connection mean nothing on the next
@@ -166,6 +174,7 @@ class MQTTLink:
             if rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_AGAIN):
                 return  # lost: paho has closed the socket; run() connects again
 
-    def wake(self) -> None:
-        """Something was queued for writing: let the driver see it now."""
-        self._wake.set()
+    def write(self) -> None:
+        """Write what is queued now (after a batch of publishes); the driver writes what is left."""
+        if self.connected and self.client.want_write():
+            self.client.loop_write()
