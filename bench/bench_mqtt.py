@@ -10,7 +10,8 @@ subject and baselines in turns:
   acknowledges it (PUBACK) once handled. Bare: a paho client with manual acks, decoding and
   acknowledging in on_message, in its own network loop. Wishbone: mqtt_in -> null (PUBACK
   once null consumed the event). The broker lets 20 unacknowledged messages be in flight to a
-  client (Mosquitto's default for MQTT 3.1.1), for both.
+  client (Mosquitto's default for MQTT 3.1.1), for both. Then the same with MQTT 5, both
+  consumers letting the broker send 1000 unacknowledged (Receive Maximum; mqtt_in ``version: 5``).
 * out: N events published at QoS 1, each held until its PUBACK, 1000 in flight at most. Two bare
   loops: paho's own window (``max_inflight_messages_set(1000)``, as paho's examples do it) and
   the window kept by the loop (paho unlimited, the loop waits for the PUBACK of the message 1000
@@ -39,6 +40,8 @@ import uuid
 import paho.mqtt
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from report import result
 from wishbone import Pipeline
 
@@ -51,7 +54,7 @@ PUBLISHER = textwrap.dedent(
     topic, n = sys.argv[1], int(sys.argv[2])
     time.sleep(0.5)
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=topic + "-pub")
-    c.max_inflight_messages_set(1000)
+    c.max_inflight_messages_set(0)  # paho's window costs a scan of its messages per PUBACK
     c.max_queued_messages_set(0)
     c.connect("127.0.0.1", 1883)
     c.loop_start()
@@ -63,9 +66,16 @@ PUBLISHER = textwrap.dedent(
 )
 
 
-def bare_in(topic: str, n: int) -> tuple[float, float]:
+def bare_in(topic: str, n: int, version: str = "3.1.1") -> tuple[float, float]:
     got = [0, 0.0, 0.0]
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=topic + "-bare", clean_session=False)
+    if version == "5":  # a persistent session, the broker may send WINDOW unacknowledged
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=topic + "-bare", protocol=mqtt.MQTTv5)
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval, properties.ReceiveMaximum = 3600, WINDOW
+        options = {"clean_start": False, "properties": properties}
+    else:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=topic + "-bare", clean_session=False)
+        options = {}
     c.manual_ack_set(True)
 
     def on_message(client, userdata, m):
@@ -76,7 +86,7 @@ def bare_in(topic: str, n: int) -> tuple[float, float]:
             got[1], got[2] = time.perf_counter(), time.process_time()
 
     c.on_message = on_message
-    c.connect("127.0.0.1", PORT)
+    c.connect("127.0.0.1", PORT, **options)
     c.subscribe(topic, 1)
     pub = subprocess.Popen([sys.executable, "-c", PUBLISHER, topic, str(n)])
     last, last_change = 0, time.monotonic()
@@ -89,11 +99,19 @@ def bare_in(topic: str, n: int) -> tuple[float, float]:
     return (got[0] - 1) / (got_at - got[1]), (cpu_at - got[2]) / (got[0] - 1)
 
 
-def wishbone_in(topic: str, n: int) -> float:
+def wishbone_in(topic: str, n: int, version: str = "3.1.1") -> tuple[float, float]:
     p = Pipeline.from_dict(
         {
             "bootstrap": {
-                "input": {"module": "mqtt_in", "variables": {"topics": [topic], "client_id": topic + "-wb"}},
+                "input": {
+                    "module": "mqtt_in",
+                    "variables": {
+                        "topics": [topic],
+                        "client_id": topic + "-wb",
+                        "version": version,
+                        "inflight": WINDOW,
+                    },
+                },
                 "output": {"module": "null"},
             },
             "routingtable": {"input.outbox": ["output.inbox"]},
@@ -174,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {
         "bare in": "bare paho: decode + PUBACK",
         "mqtt_in": "mqtt_in -> null (PUBACK once delivered)",
+        "bare in 5": "bare paho, MQTT 5, 1000 in flight",
+        "mqtt_in 5": "mqtt_in -> null, MQTT 5, 1000 in flight",
         "bare out paho": "bare paho: paho's window",
         "bare out loop": "bare paho: window kept by the loop",
         "mqtt_out": "testevent -> mqtt_out",
@@ -186,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
         for key, run, args_ in (
             ("bare in", bare_in, (base + "/bi", args.events)),
             ("mqtt_in", wishbone_in, (base + "/wi", args.events)),
+            ("bare in 5", bare_in, (base + "/bi5", args.events, "5")),
+            ("mqtt_in 5", wishbone_in, (base + "/wi5", args.events, "5")),
             ("bare out paho", bare_out, (base + "/bp", args.events, True)),
             ("mqtt_out", wishbone_out, (base + "/wo", args.events)),
             ("bare out loop", bare_out, (base + "/bl", args.events, False)),
@@ -201,10 +223,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':42} {'msgs/s':>9} {'of bare':>8} {'CPU us/msg':>11} {'of bare':>8}")
     best_out = min(("bare out paho", "bare out loop"), key=lambda k: cpu[k])
     for key, label in rows.items():
-        base = "bare in" if key == "mqtt_in" else best_out if key == "mqtt_out" else key
+        base = {"mqtt_in": "bare in", "mqtt_in 5": "bare in 5", "mqtt_out": best_out}.get(key, key)
         print(f"{label:42} {med[key]:9,.0f} {med[key] / med[base]:8.0%} {cpu[key]:11.1f} {cpu[base] / cpu[key]:8.0%}")
     for row, key, base in (
         ("mqtt_in -> null (QoS 1)", "mqtt_in", "bare in"),
+        ("mqtt_in -> null (QoS 1, MQTT 5, 1000 in flight)", "mqtt_in 5", "bare in 5"),
         ("testevent -> mqtt_out (QoS 1)", "mqtt_out", best_out),
     ):
         result(row, 1e6 / cpu[key], "msgs/CPU-s", ">= 70% of bare paho", cpu[base] / cpu[key] >= 0.7, 1e6 / cpu[base])

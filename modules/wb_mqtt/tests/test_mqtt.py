@@ -4,6 +4,7 @@ topics from headers, reconnects through a proxy that cuts connections."""
 from __future__ import annotations
 
 import gevent
+import pytest
 from gevent import socket
 from gevent.server import StreamServer
 from wb_mqtt import MQTTIn, MQTTOut
@@ -35,8 +36,13 @@ def publish(port: int, topic: str, n: int, start: int = 0, **variables) -> None:
                 gevent.sleep(0.02)
 
 
-def test_qos1_out_then_in(mqtt_port, topic):
-    with Harness(MQTTIn, {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-in"}) as h:
+VERSIONS = pytest.mark.parametrize("version", ["3.1.1", "5"])
+
+
+@VERSIONS
+def test_qos1_out_then_in(mqtt_port, topic, version):
+    variables = {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-in", "version": version}
+    with Harness(MQTTIn, variables) as h:
         with gevent.Timeout(15):
             while not h.module.ready:
                 gevent.sleep(0.02)
@@ -48,8 +54,9 @@ def test_qos1_out_then_in(mqtt_port, topic):
     assert got[0][0]["mqtt"] == {"topic": f"{topic}/a", "qos": 1, "retain": False}
 
 
-def test_an_unacknowledged_message_comes_back_in_the_next_session(mqtt_port, topic):
-    variables = {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-persistent"}
+@VERSIONS
+def test_an_unacknowledged_message_comes_back_in_the_next_session(mqtt_port, topic, version):
+    variables = {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-persistent", "version": version}
     with Harness(MQTTIn, variables, timeout=3) as h, gevent.Timeout(15):
         while not h.module.ready:
             gevent.sleep(0.02)
@@ -63,6 +70,27 @@ def test_an_unacknowledged_message_comes_back_in_the_next_session(mqtt_port, top
     with Harness(MQTTIn, variables) as h, gevent.Timeout(15):  # the same session comes back
         [again] = h.collect("outbox", 1)
         assert again["data"] == {"i": 0}
+
+
+def test_mqtt5_lets_the_broker_send_inflight_messages_unacknowledged(mqtt_port, topic):
+    variables = {
+        "port": mqtt_port,
+        "topics": [f"{topic}/#"],
+        "client_id": f"{topic}-v5",
+        "version": "5",
+        "inflight": 50,
+    }
+    with Harness(MQTTIn, variables) as h, gevent.Timeout(20):
+        while not h.module.ready:
+            gevent.sleep(0.02)
+        gevent.sleep(0.2)
+        publish(mqtt_port, f"{topic}/w", 80)
+        held = h.collect("outbox", 50)  # Mosquitto sends an MQTT 3.1.1 client 20
+        gevent.sleep(0.5)
+        assert h.collected("outbox") == [], "more than the window was sent"
+        del held
+        rest = drain(h, 30)
+    assert sorted(data["i"] for _, data in rest) == list(range(50, 80))
 
 
 def test_a_shared_subscription_splits_the_messages(mqtt_port, topic):

@@ -62,10 +62,14 @@ class Client:
         return True
 
 
-@pytest.mark.parametrize("instances", [1, 2], ids=["debug", "start-2-instances-shared"])
-def test_kill_9_of_a_worker_mid_stream_loses_nothing(tmp_path, mqtt_port, topic, instances, record_property):
+@pytest.mark.parametrize(
+    ("instances", "version"),
+    [(1, "3.1.1"), (2, "3.1.1"), (1, "5")],
+    ids=["debug", "start-2-instances-shared", "debug-mqtt5"],
+)
+def test_kill_9_of_a_worker_mid_stream_loses_nothing(tmp_path, mqtt_port, topic, instances, version, record_property):
     # worker N > 0 appends -N to the client id: each has its own session
-    worker_vars = {"port": mqtt_port, "topics": [f"{topic}/in"], "client_id": f"{topic}-worker"}
+    worker_vars = {"port": mqtt_port, "topics": [f"{topic}/in"], "client_id": f"{topic}-worker", "version": version}
     if instances > 1:
         worker_vars["share"] = "relay"  # the broker splits the messages among the workers
     config = write_bootstrap(

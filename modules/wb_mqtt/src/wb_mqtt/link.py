@@ -22,9 +22,15 @@ import gevent.event
 import gevent.select
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from wishbone.blocking import call
 
 __all__ = ["MQTTLink", "client_id_for"]
+
+#: MQTT 5 session expiry "never", as an MQTT 3.1.1 persistent session (Mosquitto: until
+#: ``persistent_client_expiration``)
+SESSION_KEPT = 0xFFFFFFFF
 
 
 def _nothing(*args: Any) -> None:
@@ -56,6 +62,10 @@ class MQTTLink:
     :param keepalive: seconds between pings.
     :param username: / :param password: credentials, if the broker wants them.
     :param log: the module's (rate-limited) logger.
+    :param tls: connect with TLS.
+    :param version: the protocol, ``"3.1.1"`` or ``"5"``.
+    :param receive_maximum: MQTT 5: unacknowledged QoS 1 messages the broker may send at once
+        (MQTT 3.1.1 leaves that to the broker: Mosquitto's ``max_inflight_messages``, 20).
     """
 
     def __init__(
@@ -69,11 +79,25 @@ class MQTTLink:
         password: str | None,
         log: Any,
         tls: bool = False,
+        version: str = "3.1.1",
+        receive_maximum: int | None = None,
     ) -> None:
         self.host, self.port, self.keepalive, self.log = host, port, keepalive, log
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311
-        )
+        self._connect_options: dict = {}
+        if version == "5":
+            self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+            properties = Properties(PacketTypes.CONNECT)
+            if not clean:  # an MQTT 5 session ends with its connection unless it has an expiry
+                properties.SessionExpiryInterval = SESSION_KEPT
+            if receive_maximum:
+                properties.ReceiveMaximum = receive_maximum
+            self._connect_options = {"clean_start": clean, "properties": properties}
+        elif version == "3.1.1":
+            self.client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean, protocol=mqtt.MQTTv311
+            )
+        else:
+            raise ValueError(f"MQTT version must be '3.1.1' or '5', not {version!r}")
         if username is not None:
             self.client.username_pw_set(username, password)
         if tls:
@@ -125,7 +149,7 @@ class MQTTLink:
         while not self._stopping:
             try:
                 if first:
-                    call(self.client.connect, self.host, self.port, self.keepalive, timeout=15)
+                    call(self.client.connect, self.host, self.port, self.keepalive, timeout=15, **self._connect_options)
                     first = False
                 else:
                     call(self.client.reconnect, timeout=15)

@@ -39,6 +39,9 @@ class MQTTIn(Input):
         username (str): broker user (default none).
         password (str): broker password (default none).
         tls (bool): connect with TLS (default False).
+        version (str): the protocol, ``3.1.1`` or ``5`` (default ``3.1.1``).
+        inflight (int): MQTT 5: how many unacknowledged QoS 1 messages the broker may send at once
+            (its Receive Maximum; default 1000). MQTT 3.1.1 leaves that to the broker (Mosquitto: 20).
 
     Queues:
         outbox: the events.
@@ -63,9 +66,16 @@ class MQTTIn(Input):
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
+        version: str = "3.1.1",
+        inflight: int = 1000,
     ) -> None:
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")
+        if str(version) not in ("3.1.1", "5"):
+            raise ValueError("version must be '3.1.1' or '5'")
+        if not 1 <= inflight <= 65535:
+            raise ValueError("inflight must be 1 to 65535")
+        self.version, self.inflight = str(version), inflight
         self.topics = list(topics or ["wishbone/#"])
         if not self.topics or not all(isinstance(t, str) and t for t in self.topics):
             raise ValueError("topics must be a list of topic filters")
@@ -93,6 +103,8 @@ class MQTTIn(Input):
             self.password,
             self.log,
             self.tls,
+            self.version,
+            self.inflight,
         )
         link.client.on_message = self._message
         if self.qos == 1:
