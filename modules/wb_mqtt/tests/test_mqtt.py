@@ -4,6 +4,7 @@ topics from headers, reconnects through a proxy that cuts connections."""
 from __future__ import annotations
 
 import gevent
+import pytest
 from gevent import socket
 from gevent.server import StreamServer
 from wb_mqtt import MQTTIn, MQTTOut
@@ -35,8 +36,13 @@ def publish(port: int, topic: str, n: int, start: int = 0, **variables) -> None:
                 gevent.sleep(0.02)
 
 
-def test_qos1_out_then_in(mqtt_port, topic):
-    with Harness(MQTTIn, {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-in"}) as h:
+VERSIONS = pytest.mark.parametrize("version", ["3.1.1", "5"])
+
+
+@VERSIONS
+def test_qos1_out_then_in(mqtt_port, topic, version):
+    variables = {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-in", "version": version}
+    with Harness(MQTTIn, variables) as h:
         with gevent.Timeout(15):
             while not h.module.ready:
                 gevent.sleep(0.02)
@@ -48,8 +54,9 @@ def test_qos1_out_then_in(mqtt_port, topic):
     assert got[0][0]["mqtt"] == {"topic": f"{topic}/a", "qos": 1, "retain": False}
 
 
-def test_an_unacknowledged_message_comes_back_in_the_next_session(mqtt_port, topic):
-    variables = {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-persistent"}
+@VERSIONS
+def test_an_unacknowledged_message_comes_back_in_the_next_session(mqtt_port, topic, version):
+    variables = {"port": mqtt_port, "topics": [f"{topic}/#"], "client_id": f"{topic}-persistent", "version": version}
     with Harness(MQTTIn, variables, timeout=3) as h, gevent.Timeout(15):
         while not h.module.ready:
             gevent.sleep(0.02)
@@ -63,6 +70,27 @@ def test_an_unacknowledged_message_comes_back_in_the_next_session(mqtt_port, top
     with Harness(MQTTIn, variables) as h, gevent.Timeout(15):  # the same session comes back
         [again] = h.collect("outbox", 1)
         assert again["data"] == {"i": 0}
+
+
+def test_mqtt5_lets_the_broker_send_inflight_messages_unacknowledged(mqtt_port, topic):
+    variables = {
+        "port": mqtt_port,
+        "topics": [f"{topic}/#"],
+        "client_id": f"{topic}-v5",
+        "version": "5",
+        "inflight": 50,
+    }
+    with Harness(MQTTIn, variables) as h, gevent.Timeout(20):
+        while not h.module.ready:
+            gevent.sleep(0.02)
+        gevent.sleep(0.2)
+        publish(mqtt_port, f"{topic}/w", 80)
+        held = h.collect("outbox", 50)  # Mosquitto sends an MQTT 3.1.1 client 20
+        gevent.sleep(0.5)
+        assert h.collected("outbox") == [], "more than the window was sent"
+        del held
+        rest = drain(h, 30)
+    assert sorted(data["i"] for _, data in rest) == list(range(50, 80))
 
 
 def test_a_shared_subscription_splits_the_messages(mqtt_port, topic):
@@ -100,14 +128,16 @@ def test_topic_from_a_header_and_undecodable_payloads_to_failed(mqtt_port, topic
                         {"headers": {"t": f"{topic}/chosen"}, "data": '{"ok": 1}'},
                         {"headers": {}, "data": "{not json"},
                         {"headers": {"t": f"{topic}/+"}, "data": "x"},
+                        {"headers": {"t": f"{topic}/{'a' * 70_000}"}, "data": "y"},  # paho: too long
                     ]
                 )
-                [refused] = out.collect("failed", 1)
+                refused, too_long = out.collect("failed", 2)
             [good] = h.collect("outbox", 1)
             [bad] = h.collect("failed", 1)
     assert good["headers"]["mqtt"]["topic"] == f"{topic}/chosen" and good["data"] == {"ok": 1}
     assert bad["headers"]["mqtt"]["topic"] == f"{topic}/default" and "not JSON" in bad["headers"]["error"]["message"]
     assert "not a topic name" in refused["headers"]["error"]["message"]
+    assert "too long" in too_long["headers"]["error"]["message"]
 
 
 class CuttingProxy:
@@ -167,3 +197,33 @@ def test_cut_connections_are_reconnected_and_nothing_is_lost(mqtt_port, topic):
     finally:
         proxy.server.stop()
     assert seen == set(range(400))
+
+
+def test_what_settles_after_its_connection_was_lost_is_not_acknowledged_on_the_next(mqtt_port, topic):
+    """A packet id names a message on one connection only: the broker may give it to another
+    message on the next, so a late PUBACK could acknowledge a message not yet delivered."""
+    proxy = CuttingProxy(mqtt_port)
+    variables = {"port": proxy.port, "topics": [f"{topic}/#"], "client_id": f"{topic}-late"}
+    try:
+        with Harness(MQTTIn, variables) as h, gevent.Timeout(30):
+            while not h.module.ready:
+                gevent.sleep(0.02)
+            gevent.sleep(0.2)
+            publish(mqtt_port, f"{topic}/late", 3)
+            held = h.collect("outbox", 3)  # in the pipeline, not yet settled
+            proxy.cut()
+            while not (h.module.metrics()["reconnects"] and h.module.ready):
+                gevent.sleep(0.02)
+            again = h.collect("outbox", 3, timeout=10)  # the session kept them: sent again
+            del held  # settle now, after their connection went
+            gevent.sleep(0.3)
+            metrics = h.module.metrics()
+            assert metrics["stale_acks"] == 3 and metrics["acked"] == 0
+            del again  # their copies on this connection are acknowledged
+            gevent.sleep(0.3)
+            assert h.module.metrics()["acked"] == 3
+        with Harness(MQTTIn, variables) as h2:  # nothing left unacknowledged in the session
+            gevent.sleep(1.0)
+            assert h2.collected("outbox") == []
+    finally:
+        proxy.server.stop()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-
 from wishbone import codec as codecs
 from wishbone.ack import track
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
 
-from wb_mqtt.link import MQTTLink
+from wb_mqtt.link import MQTTLink, client_id_for
 
 __all__ = ["MQTTIn"]
 
@@ -34,12 +32,16 @@ class MQTTIn(Input):
         topics (list): topic filters to subscribe to (default ``["wishbone/#"]``).
         qos (int): 0 or 1 (default 1).
         share (str): a shared-subscription group name (default none).
-        client_id (str): stable id of the persistent session (default ``wishbone-<hostname>-<name>-<instance>``).
+        client_id (str): stable id of the persistent session; worker N > 0 appends ``-N`` (default
+            ``wishbone-<hostname>-<name>-<instance>``).
         decode (str): codec of the payload (default ``json``).
         keepalive (int): seconds between pings (default 30).
         username (str): broker user (default none).
         password (str): broker password (default none).
         tls (bool): connect with TLS (default False).
+        version (str): the protocol, ``3.1.1`` or ``5`` (default ``3.1.1``).
+        inflight (int): MQTT 5: how many unacknowledged QoS 1 messages the broker may send at once
+            (its Receive Maximum; default 1000). MQTT 3.1.1 leaves that to the broker (Mosquitto: 20).
 
     Queues:
         outbox: the events.
@@ -47,7 +49,8 @@ class MQTTIn(Input):
 
     Metrics:
         received, acked, decode_errors, left_unacknowledged (arrived after intake stopped: the
-        broker sends them again), reconnects, connected.
+        broker sends them again), stale_acks (settled after their connection was lost: not
+        acknowledged, the broker sends them again), reconnects, connected.
     """
 
     def __init__(
@@ -63,9 +66,16 @@ class MQTTIn(Input):
         username: str | None = None,
         password: str | None = None,
         tls: bool = False,
+        version: str = "3.1.1",
+        inflight: int = 1000,
     ) -> None:
         if qos not in (0, 1):
             raise ValueError("qos must be 0 or 1")
+        if str(version) not in ("3.1.1", "5"):
+            raise ValueError("version must be '3.1.1' or '5'")
+        if not 1 <= inflight <= 65535:
+            raise ValueError("inflight must be 1 to 65535")
+        self.version, self.inflight = str(version), inflight
         self.topics = list(topics or ["wishbone/#"])
         if not self.topics or not all(isinstance(t, str) and t for t in self.topics):
             raise ValueError("topics must be a list of topic filters")
@@ -73,13 +83,14 @@ class MQTTIn(Input):
         self.client_id, self.keepalive = client_id, keepalive
         self.username, self.password, self.tls = username, password, tls
         self.codec = codecs.get(decode)
-        self.received = self.acked = self.decode_errors = self.left_unacknowledged = 0
+        self.received = self.acked = self.decode_errors = self.left_unacknowledged = self.stale_acks = 0
         self._link: MQTTLink | None = None
 
     def on_start(self) -> None:
-        client_id = self.client_id or f"wishbone-{socket.gethostname()}-{self.name}-{self.context.instance}"
+        client_id = client_id_for(self.client_id, self.name, self.context.instance)
         self._bad = RateLimitedLog(self.log)
         self._arrived: list = []
+        #: tags of settled messages: ``generation << 16 | packet id`` (see _acknowledge)
         self._settled: list[int] = []
         self._outstanding = 0
         self._link = link = MQTTLink(
@@ -92,6 +103,8 @@ class MQTTIn(Input):
             self.password,
             self.log,
             self.tls,
+            self.version,
+            self.inflight,
         )
         link.client.on_message = self._message
         if self.qos == 1:
@@ -119,6 +132,7 @@ class MQTTIn(Input):
             "acked": self.acked,
             "decode_errors": self.decode_errors,
             "left_unacknowledged": self.left_unacknowledged,
+            "stale_acks": self.stale_acks,
             "reconnects": self._link.reconnects if self._link else 0,
             "connected": int(self.ready),
         }
@@ -132,9 +146,11 @@ class MQTTIn(Input):
     def _message(self, client: object, userdata: object, message: object) -> None:
         self._arrived.append(message)
 
-    def _settle(self, mid: int, ok: bool | None) -> None:
+    def _settle(self, tag: int, ok: bool | None) -> None:
         if ok is not None:  # abandoned: not acknowledged, the broker sends it again
-            self._settled.append(mid)
+            self._settled.append(tag)
+        else:
+            self._outstanding -= 1
 
     def _hand_on(self) -> None:
         """Emit what the last read brought (in the driver greenlet: blocking here stops reading)."""
@@ -146,6 +162,7 @@ class MQTTIn(Input):
             return
         events = []
         tracked = self.qos == 1
+        generation = self._link.generation << 16
         for m in messages:
             headers = {"mqtt": {"topic": m.topic, "qos": m.qos, "retain": bool(m.retain)}}
             try:
@@ -157,13 +174,13 @@ class MQTTIn(Input):
                 event = {"headers": headers, "data": m.payload}
                 if tracked and m.qos:
                     self._outstanding += 1
-                    event = track(event, self._settle, m.mid)
+                    event = track(event, self._settle, generation | m.mid)
                 self.fail(event, exc)
                 continue
             event = {"headers": headers, "data": data}
             if tracked and m.qos:
                 self._outstanding += 1
-                event = track(event, self._settle, m.mid)
+                event = track(event, self._settle, generation | m.mid)
             events.append(event)
         self.received += len(messages)
         messages = []
@@ -173,9 +190,22 @@ class MQTTIn(Input):
         self.flush()
 
     def _acknowledge(self) -> None:
-        if self._settled and self._link is not None and self._link.connected:
-            mids, self._settled = self._settled, []
-            for mid in mids:
-                self._link.client.ack(mid, 1)
-            self._outstanding -= len(mids)
-            self.acked += len(mids)
+        """PUBACK what settled, on the connection it came in on.
+
+        A packet id names a message only on its connection: after a reconnect the broker sends
+        what was not acknowledged again (the session is kept), and may give an old id to another
+        message once the id was acknowledged there. So a message that settles after its
+        connection was lost is not acknowledged: its copy on the new connection will be.
+        """
+        link = self._link
+        if self._settled and link is not None and link.connected:
+            tags, self._settled = self._settled, []
+            current, ack = link.generation, link.client.ack
+            acked = 0
+            for tag in tags:
+                if tag >> 16 == current:
+                    ack(tag & 0xFFFF, 1)
+                    acked += 1
+            self._outstanding -= len(tags)
+            self.acked += acked
+            self.stale_acks += len(tags) - acked

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 
 import gevent
@@ -11,7 +10,7 @@ from wishbone import codec as codecs
 from wishbone.ack import mark_abandoned
 from wishbone.module import Output
 
-from wb_mqtt.link import MQTTLink
+from wb_mqtt.link import MQTTLink, client_id_for
 
 __all__ = ["MQTTOut"]
 
@@ -34,7 +33,8 @@ class MQTTOut(Output):
         retain (bool): publish retained messages (default False).
         encode (str): codec of the payload (default ``json``).
         max_inflight (int): events waiting for a PUBACK at once (default 1000).
-        client_id (str): the MQTT client id (default ``wishbone-<hostname>-<name>-<instance>``).
+        client_id (str): the MQTT client id; worker N > 0 appends ``-N`` (default
+            ``wishbone-<hostname>-<name>-<instance>-<random>``: a clean session, nothing to resume).
         keepalive (int): seconds between pings (default 30).
         username (str): broker user (default none).
         password (str): broker password (default none).
@@ -79,15 +79,17 @@ class MQTTOut(Output):
         self._link: MQTTLink | None = None
 
     def on_start(self) -> None:
-        client_id = self.client_id or f"wishbone-{socket.gethostname()}-{self.name}-{self.context.instance}"
+        client_id = client_id_for(self.client_id, self.name, self.context.instance, unique=True)
         self._unconfirmed: dict[int, dict] = {}
         self._room = gevent.event.Event()
         self._room.set()
         self._up = gevent.event.Event()
         self._link = link = MQTTLink(
-            self.host, self.port, client_id, False, self.keepalive, self.username, self.password, self.log, self.tls
+            self.host, self.port, client_id, True, self.keepalive, self.username, self.password, self.log, self.tls
         )
-        link.client.max_inflight_messages_set(self.max_inflight)
+        # the window is max_inflight, kept here: paho's own scans every message it holds on each
+        # PUBACK once its window is not full (a quarter of a millisecond per PUBACK at 1000)
+        link.client.max_inflight_messages_set(0)
         link.client.max_queued_messages_set(0)
         link.client.on_publish = self._published
         link.on_connect = self._up.set
@@ -129,31 +131,52 @@ class MQTTOut(Output):
     ) -> None:
         if self._unconfirmed.pop(mid, None) is not None:
             self.confirmed += 1
-            if len(self._unconfirmed) < self.max_inflight:
-                self._room.set()
+            if not self._room.is_set() and len(self._unconfirmed) < self.max_inflight:
+                self._room.set()  # someone waits (only _wait_for_room and on_stop clear it)
 
     def consume_batch(self, events: list) -> None:
-        """Publish the batch; with QoS 1 the events are kept until their PUBACK."""
-        header = self.topic_header
-        client = self._link.client
+        """Publish the batch; with QoS 1 the events are kept until their PUBACK.
+
+        paho queues each publish; the batch is written in one burst at the end (or when the
+        window is full), and the driver greenlet reads the PUBACKs.
+        """
+        header, default, encode = self.topic_header, self.topic, self.codec.encode
+        publish, qos, retain = self._link.client.publish, self.qos, self.retain
+        unconfirmed, window, up = self._unconfirmed, self.max_inflight, self._up
+        published = 0
         for event in events:
             try:
-                payload = self.codec.encode(event["data"])
+                payload = encode(event["data"])
             except codecs.CodecError as exc:
                 self.fail(event, exc)
                 continue
-            topic = str(event["headers"].get(header, self.topic)) if header else self.topic
-            if not topic or "+" in topic or "#" in topic:
-                self.fail(event, ValueError(f"not a topic name: {topic!r}"))
+            if header:  # the default was checked once, a topic from a header is checked each time
+                topic = event["headers"].get(header)
+                topic = default if topic is None else str(topic)
+                if not topic or "+" in topic or "#" in topic:
+                    self.fail(event, ValueError(f"not a topic name: {topic!r}"))
+                    continue
+            else:
+                topic = default
+            if len(unconfirmed) >= window or not up.is_set():
+                self._wait_for_room()
+            try:
+                info = publish(topic, payload, qos, retain)
+            except ValueError as exc:  # paho refuses it: a topic or payload too long, not UTF-8
+                self.fail(event, exc)
                 continue
-            while not self._up.is_set() or len(self._unconfirmed) >= self.max_inflight:
-                if not self._up.is_set():
-                    self._up.wait(0.5)
-                else:
-                    self._room.clear()
-                    self._room.wait(0.5)
-            info = client.publish(topic, payload, self.qos, self.retain)
-            self.published += 1
-            if self.qos:
-                self._unconfirmed[info.mid] = event
-        self._link.wake()
+            published += 1
+            if qos:
+                unconfirmed[info.mid] = event
+        self.published += published
+        self._link.write()
+
+    def _wait_for_room(self) -> None:
+        """Until connected and below the window (what this batch queued so far written first)."""
+        while not self._up.is_set() or len(self._unconfirmed) >= self.max_inflight:
+            if not self._up.is_set():
+                self._up.wait(0.5)
+            else:
+                self._link.write()
+                self._room.clear()
+                self._room.wait(0.5)
