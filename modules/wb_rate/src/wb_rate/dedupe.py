@@ -12,10 +12,9 @@ import collections
 import time
 
 import gevent.event
-from wishbone.expression import Expression, ExpressionError
-from wishbone.keys import hashable, key_function
+from wishbone.expression import Expression
+from wishbone.keys import batch_keys
 from wishbone.module import Processor
-from wishbone.paths import MISSING
 
 __all__ = ["Dedupe"]
 
@@ -51,7 +50,7 @@ class Dedupe(Processor):
 
     def __init__(
         self,
-        key: str = "data",  # compiled in key_function: a bad path is a ValueError with the column
+        key: str = "data",  # compiled in batch_keys: a bad path is a ValueError with the column
         window: float = 60.0,
         max_size: int = 100_000,
         key_expression: Expression | None = None,
@@ -64,7 +63,7 @@ class Dedupe(Processor):
         self.key_expression = key_expression
         self.window = float(window)
         self.max_size = max_size
-        self._key_of = key_function(None if key_expression else key, key_expression)
+        self._keys_of = batch_keys(None if key_expression else key, key_expression)
         self._seen: dict = {}  # key -> monotonic time first seen
         self._order: collections.deque = collections.deque()  # (time, key), oldest first; stale ones skipped
         self._wake = gevent.event.Event()
@@ -87,35 +86,32 @@ class Dedupe(Processor):
     def consume_batch(self, events: list) -> None:
         """Pass each event whose key is new within the window; drop (or divert) the others."""
         now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
-        seen, order, window = self._seen, self._order, self.window
-        key_of = self._key_of
+        events, keys, failures = self._keys_of(events)
+        for event, exc in failures:
+            self.fail(event, exc)
+        seen, order, window, max_size = self._seen, self._order, self.window, self.max_size
+        get = seen.get
+        remember = order.append
         passed: list = []
         duplicates: list = []
-        for event in events:
-            try:
-                key = key_of(event)
-            except ExpressionError as exc:
-                self.fail(event, exc)
-                continue
-            if key is MISSING or key is None:
-                self.unkeyed += 1
+        unkeyed = 0
+        for event, key in zip(events, keys, strict=True):
+            if key is None:  # a missing field or a null: nothing to compare
+                unkeyed += 1
                 passed.append(event)
                 continue
-            try:
-                first = seen.get(key)
-            except TypeError:  # a list or dict: compare by its JSON text
-                key = hashable(key)
-                first = seen.get(key)
+            first = get(key)
             if first is not None and now - first < window:
                 duplicates.append(event)
                 continue
             seen[key] = now
-            order.append((now, key))
-            if len(seen) > self.max_size:
+            remember((now, key))
+            if len(seen) > max_size:
                 self._forget_oldest()
                 self.evicted += 1
-            self.unique += 1
             passed.append(event)
+        self.unkeyed += unkeyed
+        self.unique += len(passed) - unkeyed
         self.emit_batch(passed)
         if duplicates:
             self.duplicates += len(duplicates)
