@@ -18,6 +18,9 @@ from wishbone.module import Processor
 
 __all__ = ["Dedupe"]
 
+#: When a key that is not remembered was seen: before any window.
+_NEVER = float("-inf")
+
 
 class Dedupe(Processor):
     """Drops an event whose key was already seen within the last ``window`` seconds.
@@ -89,27 +92,27 @@ class Dedupe(Processor):
         events, keys, failures = self._keys_of(events)
         for event, exc in failures:
             self.fail(event, exc)
-        seen, order, window, max_size = self._seen, self._order, self.window, self.max_size
+        seen, max_size = self._seen, self.max_size
+        recent = now - self.window  # a key first seen after this is a duplicate
         get = seen.get
-        remember = order.append
+        remember = self._order.append
         passed: list = []
         duplicates: list = []
+        keep, drop = passed.append, duplicates.append
         unkeyed = 0
         for event, key in zip(events, keys, strict=True):
             if key is None:  # a missing field or a null: nothing to compare
                 unkeyed += 1
-                passed.append(event)
-                continue
-            first = get(key)
-            if first is not None and now - first < window:
-                duplicates.append(event)
-                continue
-            seen[key] = now
-            remember((now, key))
-            if len(seen) > max_size:
-                self._forget_oldest()
-                self.evicted += 1
-            passed.append(event)
+                keep(event)
+            elif get(key, _NEVER) > recent:
+                drop(event)
+            else:
+                seen[key] = now
+                remember((now, key))
+                if len(seen) > max_size:
+                    self._forget_oldest()
+                    self.evicted += 1
+                keep(event)
         self.unkeyed += unkeyed
         self.unique += len(passed) - unkeyed
         self.emit_batch(passed)
