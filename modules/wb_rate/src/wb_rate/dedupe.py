@@ -100,6 +100,7 @@ class Dedupe(Processor):
         duplicates: list = []
         keep, drop = passed.append, duplicates.append
         unkeyed = 0
+        bounded = len(seen) + len(keys) > max_size  # else even all new, this batch cannot pass max_size
         for event, key in zip(events, keys, strict=True):
             if key is None:  # a missing field or a null: nothing to compare
                 unkeyed += 1
@@ -109,7 +110,7 @@ class Dedupe(Processor):
             else:
                 seen[key] = now
                 remember((now, key))
-                if len(seen) > max_size:
+                if bounded and len(seen) > max_size:
                     self._forget_oldest()
                     self.evicted += 1
                 keep(event)
