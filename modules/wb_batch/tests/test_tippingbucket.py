@@ -49,13 +49,12 @@ def test_a_bucket_tips_when_its_first_event_is_age_seconds_old(harness):
 def test_each_key_has_its_own_bucket(harness):
     events = [new_event({"host": host, "n": i}) for i, host in enumerate("abab")]
     events.append(new_event({"n": 9}))  # no host: key null
-    with harness(TippingBucket, {"size": 2, "age": 60, "key": "data.host"}) as h:
+    events.append(new_event({"host": None, "n": 10}))  # a null host: the same bucket
+    with harness(TippingBucket, {"size": 3, "age": 60, "key": "data.host"}) as h:
         h.feed(events)
-        buckets = h.collect("outbox", 2)
-    by_key = {b["headers"]["tippingbucket"]["key"]: [d["n"] for d in b["data"]] for b in buckets}
-    assert by_key == {"a": [0, 2], "b": [1, 3]}
-    [rest] = h.collected("outbox")
-    assert rest["headers"]["tippingbucket"] == {"key": None, "size": 1, "reason": "stop"}
+        h.wait_consumed(len(events))
+    by_key = {b["headers"]["tippingbucket"]["key"]: [d["n"] for d in b["data"]] for b in h.collected("outbox")}
+    assert by_key == {"a": [0, 2], "b": [1, 3], None: [9, 10]}
 
 
 def test_a_key_that_is_a_list_is_keyed_by_its_json(harness):

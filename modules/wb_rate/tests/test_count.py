@@ -13,14 +13,14 @@ from wishbone.ack import track
 
 def test_counts_per_key_every_interval(harness):
     with harness(Count, {"interval": 0.3, "key": "data.status"}) as h:
-        h.feed([new_event({"status": s}) for s in [200, 200, 404, 200]] + [new_event({})])
-        passed = h.collect("outbox", 5)
+        h.feed([new_event({"status": s}) for s in [200, 200, 404, 200, None]] + [new_event({})])
+        passed = h.collect("outbox", 6)
         counts = h.collect("counts", 3, timeout=3)
         gevent.sleep(0.4)
         assert h.collected("counts") == []  # a quiet interval: no key was seen
-    assert len(passed) == 5
+    assert len(passed) == 6
     by_key = {c["data"]["key"]: c["data"] for c in counts}
-    assert {k: v["count"] for k, v in by_key.items()} == {200: 3, 404: 1, None: 1}
+    assert {k: v["count"] for k, v in by_key.items()} == {200: 3, 404: 1, None: 2}  # missing and null: one key
     assert 0.25 <= by_key[200]["interval"] < 1.5
     assert by_key[200]["rate"] == pytest.approx(3 / by_key[200]["interval"])
 
@@ -50,6 +50,17 @@ def test_max_keys_counts_new_keys_as_other(harness):
         assert h.metrics()["module"]["overflowed"] == 3
     counts = {c["data"]["key"]: c["data"]["count"] for c in h.collected("counts")}
     assert counts == {"a": 1, "b": 1, "(other)": 3}
+
+
+def test_max_keys_holds_across_batches_counted_at_once_or_one_by_one(harness):
+    with harness(Count, {"interval": 60, "key": "data", "max_keys": 4}) as h:
+        h.feed([new_event(k) for k in ["a", "b", "a"]])  # cannot overflow: counted in one update
+        h.wait_consumed(3)
+        h.feed([new_event(k) for k in ["c", "a", "d", "e", [1], {"x": 1}, "c"]])  # may: one by one
+        h.wait_consumed(10)
+        assert h.metrics()["module"]["overflowed"] == 3
+    counts = {c["data"]["key"]: c["data"]["count"] for c in h.collected("counts")}
+    assert counts == {"a": 3, "b": 1, "c": 2, "d": 1, "(other)": 3}
 
 
 def test_passed_events_keep_their_delivery(harness):

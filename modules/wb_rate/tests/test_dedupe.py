@@ -52,6 +52,17 @@ def test_max_size_forgets_the_oldest_key_early(harness):
     assert metrics["evicted"] == 2 and metrics["keys"] == 2
 
 
+def test_max_size_holds_across_batches(harness):
+    with harness(Dedupe, {"max_size": 3}) as h:
+        h.feed([new_event(k) for k in "ab"])  # cannot pass max_size
+        h.wait_consumed(2)
+        h.feed([new_event(k) for k in "cda"])  # d forgets a, which then passes again and forgets b
+        passed = h.collect("outbox", 5)
+        metrics = h.metrics()["module"]
+    assert [e["data"] for e in passed] == ["a", "b", "c", "d", "a"]
+    assert metrics["evicted"] == 2 and metrics["keys"] == 3 and metrics["unique"] == 5
+
+
 def test_an_event_without_the_key_passes(harness):
     with harness(Dedupe, {"key": "data.id"}) as h:
         h.feed([new_event({}), new_event({})])

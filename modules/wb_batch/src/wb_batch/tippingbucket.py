@@ -7,8 +7,8 @@ early), and at stop, once the inbox has drained. The tipped event is made with
 :func:`wishbone.ack.merge`, so an input that acknowledges its source learns about every
 original only when the bucket has been delivered (or failed).
 
-Per event the work is a few dict operations, in one loop per batch; one background greenlet tips aged buckets,
-sleeping until the oldest one is due.
+Per batch, its keys at once (:func:`wishbone.keys.batch_keys`); per event a few dict operations,
+in one loop per batch. One background greenlet tips aged buckets, sleeping until the oldest one is due.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Literal
 
 import gevent.event
 from wishbone.ack import merge
-from wishbone.expression import Expression, ExpressionError
-from wishbone.keys import hashable, key_function, shown
+from wishbone.expression import Expression
+from wishbone.keys import batch_keys
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
 
@@ -80,7 +80,7 @@ class TippingBucket(Processor):
         self.key_expression = key_expression
         self.max_keys = max_keys
         self.keep = keep
-        self._key_of = key_function(key, key_expression)
+        self._keys_of = batch_keys(key, key_expression)
         self._buckets: dict = {}  # key -> list of events (the per-event lookup)
         self._due: collections.OrderedDict = collections.OrderedDict()  # key -> monotonic tip time, oldest first
         self._wake = gevent.event.Event()
@@ -89,22 +89,18 @@ class TippingBucket(Processor):
     # ------------------------------------------------------------------ per batch
     def consume_batch(self, events: list) -> None:
         """Put each event in its key's bucket; tip each bucket that fills."""
+        keys_of = self._keys_of
+        if keys_of is None:
+            keys = [None] * len(events)
+        else:
+            events, keys, failures = keys_of(events)
+            for event, exc in failures:
+                self.fail(event, exc)
         buckets = self._buckets
+        get = buckets.get
         size = self.size
-        key_of = self._key_of
-        key = None
-        for event in events:
-            if key_of is not None:
-                try:
-                    key = key_of(event)
-                except ExpressionError as exc:
-                    self.fail(event, exc)
-                    continue
-            try:
-                bucket = buckets.get(key)
-            except TypeError:  # a list or dict value: key by its JSON text
-                key = hashable(key)
-                bucket = buckets.get(key)
+        for event, key in zip(events, keys, strict=True):
+            bucket = get(key)
             if bucket is None:
                 bucket = self._open(key)
             bucket.append(event)
@@ -132,7 +128,7 @@ class TippingBucket(Processor):
         else:
             items = [{"headers": event["headers"], "data": event["data"]} for event in events]
         self.tipped[reason] += 1
-        self.emit(merge(events, items, {"tippingbucket": {"key": shown(key), "size": len(items), "reason": reason}}))
+        self.emit(merge(events, items, {"tippingbucket": {"key": key, "size": len(items), "reason": reason}}))
 
     # ------------------------------------------------------------------ in the background
     def on_start(self) -> None:

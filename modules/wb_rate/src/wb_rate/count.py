@@ -1,17 +1,20 @@
 """The ``count`` processor: how many events passed, per key, emitted as events every interval.
 
-Per event: one dict increment. One background greenlet swaps the counts for a new dict
+Per batch: the batch's keys (:func:`wishbone.keys.batch_keys`), counted in one
+:meth:`collections.Counter.update` while the batch cannot overflow ``max_keys`` (else one
+dict increment per event). One background greenlet swaps the counts for a new Counter
 every ``interval`` and emits one event per key on ``counts``; at stop, once the inbox has
 drained, the last (partial) interval is emitted too.
 """
 
 from __future__ import annotations
 
+import collections
 import time
 
 import gevent.event
-from wishbone.expression import Expression, ExpressionError
-from wishbone.keys import hashable, key_function, shown
+from wishbone.expression import Expression
+from wishbone.keys import batch_keys
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
 
@@ -64,8 +67,8 @@ class Count(Processor):
         self.key = key
         self.key_expression = key_expression
         self.max_keys = max_keys
-        self._key_of = key_function(key, key_expression)
-        self._counts: dict = {}
+        self._keys_of = batch_keys(key, key_expression)
+        self._counts: collections.Counter = collections.Counter()
         self._total = 0
         self._since = time.monotonic()
         self._wake = gevent.event.Event()
@@ -86,32 +89,26 @@ class Count(Processor):
 
     def consume_batch(self, events: list) -> None:
         """Count each event under its key; pass the batch on if ``outbox`` is routed."""
-        key_of = self._key_of
-        if key_of is None:
+        keys_of = self._keys_of
+        if keys_of is None:
             self._total += len(events)
         else:
+            events, keys, failures = keys_of(events)
+            for event, exc in failures:
+                self.fail(event, exc)
             counts = self._counts
-            failed: set | None = None  # ids of events whose key could not be evaluated
-            for event in events:
-                try:
-                    key = key_of(event)
-                except ExpressionError as exc:
-                    self.fail(event, exc)
-                    failed = {*(failed or ()), id(event)}
-                    continue
-                try:
+            if len(counts) + len(keys) <= self.max_keys:  # even all new, no key can overflow: count in C
+                counts.update(keys)
+            else:
+                max_keys = self.max_keys
+                for key in keys:
                     n = counts.get(key)
-                except TypeError:  # a list or dict value: count by its JSON text
-                    key = hashable(key)
-                    n = counts.get(key)
-                if n is None:
-                    if len(counts) >= self.max_keys:
-                        key = OTHER
-                        self.overflowed += 1
-                    n = counts.get(key, 0)
-                counts[key] = n + 1
-            if failed:
-                events = [event for event in events if id(event) not in failed]
+                    if n is None:
+                        if len(counts) >= max_keys:
+                            key = OTHER
+                            self.overflowed += 1
+                        n = counts.get(key, 0)
+                    counts[key] = n + 1
         if self._pass:
             self.emit_batch(events)
 
@@ -136,14 +133,14 @@ class Count(Processor):
         now = time.monotonic()
         elapsed = max(now - self._since, 1e-9)
         self._since = now
-        if self._key_of is None:
+        if self._keys_of is None:
             counts = {None: self._total}
             self._total = 0
         else:
-            counts, self._counts = self._counts, {}
+            counts, self._counts = self._counts, collections.Counter()
         for key, n in counts.items():
             self.counted += n
-            data = {"key": shown(key), "count": n, "rate": n / elapsed, "interval": elapsed}
+            data = {"key": key, "count": n, "rate": n / elapsed, "interval": elapsed}
             self.emit({"headers": {}, "data": data}, "counts")
         self.reports += 1
 

@@ -12,12 +12,14 @@ import collections
 import time
 
 import gevent.event
-from wishbone.expression import Expression, ExpressionError
-from wishbone.keys import hashable, key_function
+from wishbone.expression import Expression
+from wishbone.keys import batch_keys
 from wishbone.module import Processor
-from wishbone.paths import MISSING
 
 __all__ = ["Dedupe"]
+
+#: When a key that is not remembered was seen: before any window.
+_NEVER = float("-inf")
 
 
 class Dedupe(Processor):
@@ -51,7 +53,7 @@ class Dedupe(Processor):
 
     def __init__(
         self,
-        key: str = "data",  # compiled in key_function: a bad path is a ValueError with the column
+        key: str = "data",  # compiled in batch_keys: a bad path is a ValueError with the column
         window: float = 60.0,
         max_size: int = 100_000,
         key_expression: Expression | None = None,
@@ -64,7 +66,7 @@ class Dedupe(Processor):
         self.key_expression = key_expression
         self.window = float(window)
         self.max_size = max_size
-        self._key_of = key_function(None if key_expression else key, key_expression)
+        self._keys_of = batch_keys(None if key_expression else key, key_expression)
         self._seen: dict = {}  # key -> monotonic time first seen
         self._order: collections.deque = collections.deque()  # (time, key), oldest first; stale ones skipped
         self._wake = gevent.event.Event()
@@ -87,35 +89,33 @@ class Dedupe(Processor):
     def consume_batch(self, events: list) -> None:
         """Pass each event whose key is new within the window; drop (or divert) the others."""
         now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
-        seen, order, window = self._seen, self._order, self.window
-        key_of = self._key_of
+        events, keys, failures = self._keys_of(events)
+        for event, exc in failures:
+            self.fail(event, exc)
+        seen, max_size = self._seen, self.max_size
+        recent = now - self.window  # a key first seen after this is a duplicate
+        get = seen.get
+        remember = self._order.append
         passed: list = []
         duplicates: list = []
-        for event in events:
-            try:
-                key = key_of(event)
-            except ExpressionError as exc:
-                self.fail(event, exc)
-                continue
-            if key is MISSING or key is None:
-                self.unkeyed += 1
-                passed.append(event)
-                continue
-            try:
-                first = seen.get(key)
-            except TypeError:  # a list or dict: compare by its JSON text
-                key = hashable(key)
-                first = seen.get(key)
-            if first is not None and now - first < window:
-                duplicates.append(event)
-                continue
-            seen[key] = now
-            order.append((now, key))
-            if len(seen) > self.max_size:
-                self._forget_oldest()
-                self.evicted += 1
-            self.unique += 1
-            passed.append(event)
+        keep, drop = passed.append, duplicates.append
+        unkeyed = 0
+        bounded = len(seen) + len(keys) > max_size  # else even all new, this batch cannot pass max_size
+        for event, key in zip(events, keys, strict=True):
+            if key is None:  # a missing field or a null: nothing to compare
+                unkeyed += 1
+                keep(event)
+            elif get(key, _NEVER) > recent:
+                drop(event)
+            else:
+                seen[key] = now
+                remember((now, key))
+                if bounded and len(seen) > max_size:
+                    self._forget_oldest()
+                    self.evicted += 1
+                keep(event)
+        self.unkeyed += unkeyed
+        self.unique += len(passed) - unkeyed
         self.emit_batch(passed)
         if duplicates:
             self.duplicates += len(duplicates)

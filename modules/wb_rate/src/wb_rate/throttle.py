@@ -1,9 +1,10 @@
 """The ``throttle`` processor: at most ``rate`` events per second per key, dropped or delayed beyond.
 
 A token bucket per key: it holds up to ``burst`` tokens, refills at ``rate`` per second, and
-an event takes one. Per event: a dict look-up and a little arithmetic, with one clock read
-per batch. One background greenlet forgets keys whose bucket has refilled (an absent key
-behaves exactly like a full bucket), so memory follows the active keys; ``max_keys`` bounds it.
+an event takes one. Per batch: its keys at once (:func:`wishbone.keys.batch_keys`) and one
+clock read; per event: a dict look-up and a little arithmetic. One background greenlet
+forgets keys whose bucket has refilled (an absent key behaves exactly like a full bucket),
+so memory follows the active keys; ``max_keys`` bounds it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Literal
 
 import gevent
 import gevent.event
-from wishbone.expression import Expression, ExpressionError
-from wishbone.keys import hashable, key_function
+from wishbone.expression import Expression
+from wishbone.keys import batch_keys
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
 
@@ -75,7 +76,7 @@ class Throttle(Processor):
         self.key_expression = key_expression
         self.mode = mode
         self.max_keys = max_keys
-        self._key_of = key_function(key, key_expression)
+        self._keys_of = batch_keys(key, key_expression)
         self._block = mode == "block"
         self._buckets: collections.OrderedDict = collections.OrderedDict()  # key -> [tokens, monotonic time]
         self._wake = gevent.event.Event()
@@ -88,7 +89,7 @@ class Throttle(Processor):
     def on_start(self) -> None:
         """Note whether ``throttled`` is routed; start the greenlet that forgets refilled keys."""
         self._divert = self.is_routed("throttled")
-        if self._key_of is not None:
+        if self._keys_of is not None:
             self.spawn(self._forget_refilled)
 
     def on_stop_intake(self) -> None:
@@ -98,26 +99,23 @@ class Throttle(Processor):
     def consume_batch(self, events: list) -> None:
         """Let each event through if its key has a token; else drop, divert or wait."""
         now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
+        keys_of = self._keys_of
+        if keys_of is None:
+            keys = [None] * len(events)
+        else:
+            events, keys, failures = keys_of(events)
+            for event, exc in failures:
+                self.fail(event, exc)
         buckets = self._buckets
-        key_of = self._key_of
-        rate, burst = self.rate, self.burst
+        get = buckets.get
+        rate, burst, max_keys, block = self.rate, self.burst, self.max_keys, self._block
         passed: list = []
         throttled: list = []
-        key = None
-        for event in events:
-            if key_of is not None:
-                try:
-                    key = key_of(event)
-                except ExpressionError as exc:
-                    self.fail(event, exc)
-                    continue
-            try:
-                state = buckets.get(key)
-            except TypeError:  # a list or dict value: key by its JSON text
-                key = hashable(key)
-                state = buckets.get(key)
+        take = passed.append
+        for event, key in zip(events, keys, strict=True):
+            state = get(key)
             if state is None:
-                if len(buckets) >= self.max_keys:
+                if len(buckets) >= max_keys:
                     buckets.popitem(last=False)
                     self.evicted += 1
                 state = buckets[key] = [burst, now]
@@ -126,8 +124,8 @@ class Throttle(Processor):
                 tokens = burst
             if tokens >= 1.0:
                 state[0], state[1] = tokens - 1.0, now
-                passed.append(event)
-            elif not self._block:
+                take(event)
+            elif not block:
                 state[0], state[1] = tokens, now
                 throttled.append(event)
             elif self.running:
@@ -135,13 +133,13 @@ class Throttle(Processor):
                 self.passed += len(passed)
                 self.emit_batch(passed)  # what passed before it moves on while it waits
                 passed = [event]
-                wait = (1.0 - tokens) / rate
-                self._wake.wait(wait)
+                take = passed.append
+                self._wake.wait((1.0 - tokens) / rate)
                 now = time.monotonic()
                 state[0], state[1] = 0.0, now  # it took the token it waited for
             else:  # stopping: what is queued passes without waiting
                 state[0], state[1] = 0.0, now
-                passed.append(event)
+                take(event)
         self.passed += len(passed)
         self.emit_batch(passed)
         if throttled:
