@@ -17,6 +17,7 @@ __all__ = ["Event", "clone", "error_record", "is_event", "new_event", "split_val
 Event = dict
 
 _IMMUTABLE = (str, int, float, bool, bytes, type(None))
+_get = dict.get
 
 
 def new_event(data: Any = None, headers: dict | None = None) -> dict:
@@ -44,11 +45,15 @@ def split_valid(batch: list) -> tuple[list, list]:
     Called per hand-off, so it checks the whole batch in one pass and only builds new
     lists when something is wrong.
     """
-    for item in batch:
-        if not (isinstance(item, dict) and len(item) == 2 and "data" in item and type(item.get("headers")) is dict):
-            break
-    else:
-        return batch, []
+    try:
+        for item in batch:
+            # dict.get refuses anything that is not a dict with a TypeError: no isinstance per event
+            if not (len(item) == 2 and type(_get(item, "headers")) is dict and "data" in item):
+                break
+        else:
+            return batch, []
+    except TypeError:
+        pass
     good, bad = [], []
     for item in batch:
         (good if is_event(item) else bad).append(item)
