@@ -1,19 +1,24 @@
-"""Syslog against a real peer: Wishbone (syslog_in -> a file) next to syslog-ng, same sender, same run.
+"""Syslog against a real peer: Wishbone (syslog_in -> file_out) next to syslog-ng, same sender, same run.
 
     python bench/bench_syslog.py [--rates 50000,100000,150000,200000,250000] [--seconds 2]
 
-Both receivers run at once, each its own process, each listening on UDP and TCP on 127.0.0.1
-and writing every message to a file as one line (``TIMESTAMP HOST APP[PID]: MESSAGE``):
+Both receivers run at once, each its own process tree, each listening on UDP and TCP on
+127.0.0.1 and writing every message to a file as one line (``TIMESTAMP HOST APP[PID]: MESSAGE``):
 
 * syslog-ng (Debian's ``syslog-ng-core``, run by this script in the foreground with its own
   config, persist and control files; no system service): ``syslog()`` sources (RFC 5424;
-  octet counting over TCP) with an 8 MiB UDP receive buffer, a file destination writing
-  1,000 lines at once, flow control on the log path (TCP backpressure, as ours), no DNS, no
-  stats; the config is printed.
-* Wishbone: a pipeline ``syslog_in`` (udp) and ``syslog_in`` (tcp) -> a file writer, in a
-  process of its own (this script, ``--wishbone``). The file output is a minimal one defined
-  here (one ``write`` of a batch's lines, no fsync), because the ``file`` package's
-  ``file_out`` is not on main yet; syslog-ng's file destination does no fsync either.
+  octet counting over TCP), a file destination writing 1,000 lines at once, flow control on
+  the log path (TCP backpressure, as ours), no DNS, no stats; the config is printed.
+* Wishbone: the real command, ``wishbone debug --config`` (a supervisor and one worker),
+  with ``syslog_in`` (udp) and ``syslog_in`` (tcp) -> ``file_out`` whose ``format`` template
+  makes the same line; no fsync, as syslog-ng's file destination.
+
+Fair by construction: the same sender, the same messages, the same line written (the bytes
+per line of both files are printed), the same UDP receive buffer asked for (``min(8 MiB,
+net.core.rmem_max)``: syslog-ng's ``so_rcvbuf`` is capped by ``rmem_max``, so Wishbone is given
+the same; what each socket got is printed from ``ss``), and the same CPU accounting: user +
+system time of the receiver's whole process tree, every thread, from /proc (reaped children
+included).
 
 The sender is syslog-ng's ``loggen`` (C, paced): RFC 5424 messages of 150 bytes, for
 ``--seconds`` seconds at each offered rate, over UDP (one datagram each) and over TCP (one
@@ -23,16 +28,15 @@ The receiver's file is watched until it stops growing. Per run: the delivered fr
 (UDP: lines written / messages sent, the kernel drops what the receiver does not read in
 time; TCP loses nothing but holds the sender back, so the fraction is the share of the
 offered rate carried: lines / time from the sender's start to the last line / rate) and
-the receiver's CPU time (user + system, all threads, from /proc) per delivered message.
-Goal (issue 15): Wishbone delivers at least as much with no more CPU per message. The UDP
-receive buffer each asks for is 8 MiB; syslog-ng's ``so_rcvbuf`` is capped by
-``net.core.rmem_max`` (printed), Wishbone's ``SO_RCVBUFFORCE`` is not, when run as root.
+the receiver's CPU time per delivered message. Goal (issue 15): Wishbone delivers at least
+as much with no more CPU per message.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -49,10 +53,12 @@ HERE = Path(__file__).resolve().parent
 SIZE = 150
 TICKS = os.sysconf("SC_CLK_TCK")
 
+LINE = "{{ data.timestamp }} {{ data.host }} {{ data.app }}[{{ data.procid }}]: {{ data.message }}"
+
 SYSLOG_NG_CONF = """@version: 3.38
 options {{ chain_hostnames(off); use_dns(no); use_fqdn(no); dns_cache(no); keep_hostname(yes);
   stats_freq(0); flush_lines(1000); log_fifo_size(200000); create_dirs(no); }};
-source s_udp {{ syslog(ip("127.0.0.1") port({udp}) transport("udp") so_rcvbuf(8388608) log_fetch_limit(1000)); }};
+source s_udp {{ syslog(ip("127.0.0.1") port({udp}) transport("udp") so_rcvbuf({rcvbuf}) log_fetch_limit(1000)); }};
 source s_tcp {{ syslog(ip("127.0.0.1") port({tcp}) transport("tcp") log_iw_size(100000) log_fetch_limit(1000)); }};
 destination d_file {{ file("{out}" template("${{ISODATE}} ${{HOST}} ${{PROGRAM}}[${{PID}}]: ${{MSG}}\\n")
   flush_lines(1000)); }};
@@ -66,10 +72,50 @@ def free_port(kind: int) -> int:
         return s.getsockname()[1]
 
 
+def receive_buffer() -> int:
+    """The UDP receive buffer both receivers ask for: 8 MiB, or net.core.rmem_max if that is less."""
+    try:
+        return min(8 * 1024 * 1024, int(Path("/proc/sys/net/core/rmem_max").read_text()))
+    except (OSError, ValueError):
+        return 8 * 1024 * 1024
+
+
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of *pid* (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """User + system CPU of *pid* and every descendant (all threads; reaped children too) so far."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = stats[int(entry)] = _stat(int(entry))
+            except (OSError, IndexError):
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        fields = stats.get(current)
+        if fields is None:
+            continue
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        todo.extend(children.get(current, ()))
+    return total / TICKS
+
+
+def granted_buffer(port: int) -> str:
+    """The receive buffer the kernel gave the UDP socket on *port* (``ss``'s skmem rb), or "?"."""
+    try:
+        out = subprocess.run(["ss", "-uanm", f"sport = :{port}"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    for part in out.replace("(", ",").replace(")", ",").split(","):
+        if part.startswith("rb") and part[2:].isdigit():
+            return f"{int(part[2:]):,} bytes"
+    return "?"
 
 
 def wait_port(port: int, proc: subprocess.Popen, err: Path, timeout: float = 20.0) -> None:
@@ -118,7 +164,7 @@ def start_syslog_ng(work: Path) -> Receiver:
     udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     out = work / "syslog-ng.log"
     conf = work / "syslog-ng.conf"
-    conf.write_text(SYSLOG_NG_CONF.format(udp=udp, tcp=tcp, out=out))
+    conf.write_text(SYSLOG_NG_CONF.format(udp=udp, tcp=tcp, out=out, rcvbuf=receive_buffer()))
     cmd = [
         shutil.which("syslog-ng") or "/usr/sbin/syslog-ng",
         "-F",
@@ -141,63 +187,23 @@ def start_syslog_ng(work: Path) -> Receiver:
 def start_wishbone(work: Path) -> Receiver:
     udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     out = work / "wishbone.log"
-    cmd = [sys.executable, __file__, "--wishbone", str(udp), str(tcp), str(out)]
+    config = work / "wishbone.json"
+    udp_in = {"port": udp, "buffer_size": receive_buffer(), "reuse_port": False}
+    bootstrap = {
+        "bootstrap": {
+            "udp": {"module": "syslog_in", "variables": udp_in},
+            "tcp": {"module": "syslog_in", "variables": {"port": tcp, "transport": "tcp", "reuse_port": False}},
+            "file": {"module": "file_out", "variables": {"path": str(out), "format": LINE}},
+        },
+        "routingtable": {"udp.outbox": ["file.inbox"], "tcp.outbox": ["file.inbox"]},
+    }
+    config.write_text(json.dumps(bootstrap, indent=2))
+    wishbone = Path(sys.executable).parent / "wishbone"
+    cmd = [str(wishbone), "debug", "--config", str(config), "--loglevel", "warning"]
     with open(work / "wishbone.err", "w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=HERE)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
     wait_port(tcp, proc, work / "wishbone.err")
     return Receiver("wishbone", proc, udp, tcp, LineCounter(out))
-
-
-def run_wishbone(udp: int, tcp: int, out: str) -> None:
-    """The Wishbone receiver process: syslog_in (udp) + syslog_in (tcp) -> FileWriter."""
-    import gevent
-    import gevent.event
-    from wishbone import Output, Pipeline
-    from wishbone.testing import load_bootstrap
-
-    class FileWriter(Output):
-        """Appends one line per event, one write per batch (a minimal stand-in for file_out).
-
-        Parameters:
-            path (str): the file.
-
-        Queues:
-            inbox: parsed syslog events.
-        """
-
-        def __init__(self, path: str) -> None:
-            self.path = path
-
-        def on_start(self) -> None:
-            self.file = open(self.path, "ab")  # noqa: SIM115  (closed in on_stop)
-
-        def consume_batch(self, events: list) -> None:
-            lines = []
-            for e in events:
-                d = e["data"]
-                lines.append(f"{d['timestamp']} {d['host']} {d['app']}[{d['procid']}]: {d['message']}\n")
-            self.file.write("".join(lines).encode())
-
-        def end_of_batch(self) -> None:
-            self.file.flush()
-
-        def on_stop(self) -> None:
-            self.file.close()
-
-    boot = load_bootstrap(
-        {
-            "udp": ("syslog_in", {"port": udp}),
-            "tcp": ("syslog_in", {"port": tcp, "transport": "tcp"}),
-            "file": (FileWriter, {"path": out}),
-        },
-        {"udp.outbox": ["file.inbox"], "tcp.outbox": ["file.inbox"]},
-    )
-    pipeline = Pipeline(boot)
-    stop = gevent.event.Event()
-    gevent.signal_handler(signal.SIGTERM, stop.set)
-    pipeline.start()
-    stop.wait()
-    pipeline.stop(5)
 
 
 def loggen(receiver: Receiver, transport: str, rate: int, count: int) -> subprocess.Popen:
@@ -254,11 +260,7 @@ def main() -> None:
     parser.add_argument("--rates", default="50000,100000,150000,200000,250000")
     parser.add_argument("--seconds", type=int, default=2)
     parser.add_argument("--transports", default="udp,tcp")
-    parser.add_argument("--wishbone", nargs=3, metavar=("UDP", "TCP", "OUT"))
     args = parser.parse_args()
-    if args.wishbone:
-        run_wishbone(int(args.wishbone[0]), int(args.wishbone[1]), args.wishbone[2])
-        return
     for tool in ("syslog-ng", "loggen"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"{tool} is needed: apt-get update && apt-get install -y syslog-ng-core")
@@ -293,6 +295,10 @@ def run_all(receivers: list[Receiver], work: Path, rates: list[int], args: argpa
     )
     print(f"syslog-ng config ({work / 'syslog-ng.conf'}):")
     print("   " + (work / "syslog-ng.conf").read_text().replace("\n", "\n   "))
+    print(f"Wishbone bootstrap ({work / 'wishbone.json'}):")
+    print("   " + (work / "wishbone.json").read_text().replace("\n", "\n   "))
+    for receiver in receivers:
+        print(f"UDP receive buffer of {receiver.name}: {granted_buffer(receiver.udp)}")
     time.sleep(1.0)
     for transport in args.transports.split(","):
         print(
@@ -309,6 +315,10 @@ def run_all(receivers: list[Receiver], work: Path, rates: list[int], args: argpa
                     f"{figures['cpu_us']:11.2f}",
                     flush=True,
                 )
+    for receiver in receivers:
+        counter = receiver.counter
+        print(f"{receiver.name} wrote {counter.lines:,} lines, {counter.offset / max(counter.lines, 1):.1f} bytes each")
+    print(f"load average after the run: {os.getloadavg()[0]:.1f}")
 
 
 def report(rows: dict, rates: list[int], args: argparse.Namespace) -> None:
