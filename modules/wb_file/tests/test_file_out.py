@@ -81,6 +81,18 @@ def test_what_does_not_encode_goes_to_failed_and_the_rest_is_written(harness, tm
     assert [f["headers"]["error"]["type"] for f in failed] == ["CodecError", "CodecError"]
 
 
+def test_a_batch_of_lines_is_encoded_at_once_and_a_bad_line_found_in_it(harness, tmp_path):
+    path = tmp_path / "out.log"
+    with harness(FileOut, {"path": str(path)}) as h:
+        h.feed(events("é", "", "ok"))  # encoded as one text
+        h.wait_consumed(3)
+        h.feed(events("a", "lone \udc80 surrogate", "cr\rhere", b"bytes", "z"))  # line by line, to find which
+        failed = h.collect("failed", 2)
+        h.wait_consumed(8)
+    assert path.read_text(encoding="utf-8") == "é\n\nok\na\nbytes\nz\n"
+    assert [f["data"] for f in failed] == ["lone \udc80 surrogate", "cr\rhere"]
+
+
 def test_json_lines(harness, tmp_path):
     path = tmp_path / "out.log"
     with harness(FileOut, {"path": str(path), "encode": "json_lines"}) as h:

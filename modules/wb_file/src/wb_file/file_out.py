@@ -102,6 +102,7 @@ class FileOut(Output):
         if not path:
             raise ValueError("path must name a file")
         self._encode = codec.get(encode).encode
+        self._lines = encode == "lines"  # text lines are joined and encoded a batch at once
         if not 0 < fsync_interval <= 3600:
             raise ValueError(f"fsync_interval must be more than 0 and at most 3600 seconds, got {fsync_interval}")
         if not 0 <= check_interval <= 3600:
@@ -192,37 +193,63 @@ class FileOut(Output):
         if not self._static:
             self._consume_templated(events)
             return
-        encode = self._encode
+        values, kept = self._values(events)
+        if values:
+            chunks, kept = self._encoded(values, kept)
+            if chunks:
+                self._write(self._dated(self.path), chunks, kept)
+
+    def _values(self, events: list) -> tuple[list, list]:
+        """What each event's line is made of: its data, or its ``format`` rendered; the events kept."""
         line = self._line
-        chunks = []
-        written = []
-        append = chunks.append
+        if line is None:
+            return [event["data"] for event in events], events
+        values = []
+        kept = []
         for event in events:
             try:
-                append(encode(event["data"] if line is None else line(event)))
+                values.append(line(event))
+            except ValueError as exc:  # a TemplateError (a filter on the wrong type, strict...)
+                self.fail(event, exc)
+                continue
+            kept.append(event)
+        return values, kept
+
+    def _encoded(self, values: list, events: list) -> tuple[list, list]:
+        """(the encoded chunks, the events they hold); those that do not encode go to ``failed``.
+
+        With ``lines`` a batch of text is joined and encoded at once, one check for a stray
+        newline for the whole batch; only a batch that fails it is encoded line by line to
+        find which.
+        """
+        if self._lines:
+            try:
+                text = "\n".join(values)
+                if "\r" not in text and text.count("\n") == len(values) - 1:
+                    return [text.encode("utf-8"), b"\n"], events
+            except (TypeError, UnicodeEncodeError):  # bytes or other data; a lone surrogate
+                pass
+        encode = self._encode
+        chunks = []
+        kept = []
+        for value, event in zip(values, events, strict=True):
+            try:
+                chunks.append(encode(value))
             except ValueError as exc:
                 self.fail(event, exc)
                 continue
-            written.append(event)
-        if chunks:
-            self._write(self._dated(self.path), chunks, written)
+            kept.append(event)
+        return chunks, kept
 
     def _consume_templated(self, events: list) -> None:
         """The lines of *events* sorted by the file their path renders to; one write per file."""
         render = self._dated_render()
-        encode = self._encode
-        line = self._line
-        files: dict[str, tuple[list, list]] = {}
+        files: dict[str, list] = {}
         for event in events:
             try:
                 path = render(event)
             except ValueError as exc:  # a field the path names is missing (TemplateError)
                 self.bad_paths += 1
-                self.fail(event, exc)
-                continue
-            try:
-                chunk = encode(event["data"] if line is None else line(event))
-            except ValueError as exc:
                 self.fail(event, exc)
                 continue
             found = files.get(path)
@@ -231,11 +258,14 @@ class FileOut(Output):
                     self.bad_paths += 1
                     self.fail(event, ValueError(f"path {path!r}: empty, or with a '..' part or a NUL"))
                     continue
-                found = files[path] = ([], [])
-            found[0].append(chunk)
-            found[1].append(event)
-        for path, (chunks, written) in files.items():
-            self._write(path, chunks, written)
+                found = files[path] = []
+            found.append(event)
+        for path, grouped in files.items():
+            values, kept = self._values(grouped)
+            if values:
+                chunks, kept = self._encoded(values, kept)
+                if chunks:
+                    self._write(path, chunks, kept)
 
     def _dated(self, path: str) -> str:
         """*path* with its strftime codes (``%Y-%m-%d``) filled in from the time now, in UTC."""
