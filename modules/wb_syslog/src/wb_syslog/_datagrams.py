@@ -115,15 +115,25 @@ class BatchReceiver:
         self._namelen_at = _MsgHdr.msg_namelen.offset // 4
         self._used = 0  # slots the last call filled: their name lengths are given back before the next
         self._peers: dict[bytes, tuple] = {}
+        # per slot, once: where its length and name length are (in words), its data and name (in bytes)
+        self._slots = [
+            (
+                i * self._stride + self._len_at,
+                i * self._stride + self._namelen_at,
+                i * size,
+                i * _NAME_SIZE,
+            )
+            for i in range(slots)
+        ]
 
     def receive(self) -> tuple[list[bytes], list[tuple], list[int]]:
         """(datagrams, their senders, the indexes of those too long); empty lists when none is waiting.
 
         Raises OSError for an error other than "nothing waiting" or an interrupted call.
         """
-        words, stride, namelen_at = self._words, self._stride, self._namelen_at
-        for i in range(self._used):  # the kernel wrote the sender's name length there
-            words[i * stride + namelen_at] = _NAME_SIZE
+        words, slots = self._words, self._slots
+        for _, namelen_at, _, _ in slots[: self._used]:  # the kernel wrote the sender's name length there
+            words[namelen_at] = _NAME_SIZE
         self._used = 0
         count = _recvmmsg(self.fd, self._headers, self.slots, _MSG_DONTWAIT, None)
         if count <= 0:
@@ -132,27 +142,27 @@ class BatchReceiver:
                 return [], [], []
             raise OSError(code, os.strerror(code))
         self._used = count
-        data, names, size, peers = self._data, self._name_view, self.size, self._peers
-        len_at, strip, limit = self._len_at, self.strip_newline, self.limit
+        data, names, peers = self._data, self._name_view, self._peers
+        strip, limit = self.strip_newline, self.limit
         payloads: list[bytes] = []
         senders: list[tuple] = []
         too_long: list[int] = []
         append_payload, append_sender = payloads.append, senders.append
-        for i in range(count):
-            at = i * stride
-            start = i * size
-            end = start + words[at + len_at]
+        last_name, peer = b"", None
+        for i, (len_at, namelen_at, start, name_at) in enumerate(slots[:count]):
+            end = start + words[len_at]
             if strip and end > start and data[end - 1] == 10:
                 end -= 1
             if end - start > limit:  # MSG_TRUNC is set too when the kernel had more than a slot holds
                 too_long.append(i)
             append_payload(data[start:end].tobytes())
-            name_at = i * _NAME_SIZE
-            name = names[name_at : name_at + words[at + namelen_at]].tobytes()
-            peer = peers.get(name)
-            if peer is None:
-                if len(peers) >= _PEER_CACHE:
-                    peers.clear()
-                peer = peers[name] = _peer(name)
+            name = names[name_at : name_at + words[namelen_at]]
+            if name != last_name:  # most batches come from one sender: compared, not hashed
+                last_name = name.tobytes()
+                peer = peers.get(last_name)
+                if peer is None:
+                    if len(peers) >= _PEER_CACHE:
+                        peers.clear()
+                    peer = peers[last_name] = _peer(last_name)
             append_sender(peer)
         return payloads, senders, too_long

@@ -250,7 +250,7 @@ class SyslogIn(Input):
         raw_errors = self.on_error == "raw"
         for payload, peer in zip(payloads, peers, strict=False):  # peers may be an endless repeat
             try:
-                text = payload.decode("utf-8")
+                text = payload.decode()
                 if text[-1:] in _LINE_ENDS:  # CRLF line ends; an octet-counted frame with its newline
                     text = text.rstrip("\r\n")
             except UnicodeDecodeError as exc:
