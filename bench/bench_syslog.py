@@ -1,6 +1,7 @@
 """Syslog against a real peer: Wishbone (syslog_in -> file_out) next to syslog-ng, same sender, same run.
 
-    python bench/bench_syslog.py [--rates 50000,100000,150000,200000,250000] [--seconds 2]
+    python bench/bench_syslog.py [--rates 50000,100000,150000,200000,250000] [--seconds 2] [--repeat 3]
+    python bench/bench_syslog.py --instructions [--messages 10000] [--repeat 1]
 
 Both receivers run at once, each its own process tree, each listening on UDP and TCP on
 127.0.0.1 and writing every message to a file as one line (``TIMESTAMP HOST APP[PID]: MESSAGE``):
@@ -23,13 +24,21 @@ included).
 The sender is syslog-ng's ``loggen`` (C, paced): RFC 5424 messages of 150 bytes, for
 ``--seconds`` seconds at each offered rate, over UDP (one datagram each) and over TCP (one
 connection, octet counting), to one receiver at a time, syslog-ng then Wishbone, rate by
-rate (so that machine noise hits both alike): rate x seconds messages each (``loggen -n``).
+rate (so that machine noise hits both alike), ``--repeat`` turns of that round: rate x seconds
+messages each (``loggen -n``); the RESULT rows hold the medians of the turns.
 The receiver's file is watched until it stops growing. Per run: the delivered fraction
 (UDP: lines written / messages sent, the kernel drops what the receiver does not read in
 time; TCP loses nothing but holds the sender back, so the fraction is the share of the
 offered rate carried: lines / time from the sender's start to the last line / rate) and
 the receiver's CPU time per delivered message. Goal (issue 15): Wishbone delivers at least
 as much with no more CPU per message.
+
+``--instructions`` counts instead of timing, a figure the shared machine does not move: each
+receiver runs under valgrind (``cachegrind``, no cache model, every process and thread of it:
+``--trace-children``), is sent *messages* and then twice as many (TCP: one loggen run; UDP:
+bursts the receive buffer holds, each waited for), and stopped; its instructions per message
+are I(2N) - I(N) over the lines written in between. Valgrind counts user space only: the
+kernel's share (receiving a datagram, writing the file) is the same for both and not in it.
 """
 
 from __future__ import annotations
@@ -38,9 +47,11 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -160,12 +171,13 @@ class Receiver:
     counter: LineCounter
 
 
-def start_syslog_ng(work: Path) -> Receiver:
+def start_syslog_ng(work: Path, wrap: tuple = ()) -> Receiver:
     udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     out = work / "syslog-ng.log"
     conf = work / "syslog-ng.conf"
     conf.write_text(SYSLOG_NG_CONF.format(udp=udp, tcp=tcp, out=out, rcvbuf=receive_buffer()))
     cmd = [
+        *wrap,
         shutil.which("syslog-ng") or "/usr/sbin/syslog-ng",
         "-F",
         "--no-caps",
@@ -180,11 +192,11 @@ def start_syslog_ng(work: Path) -> Receiver:
     ]
     with open(work / "syslog-ng.err", "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
-    wait_port(tcp, proc, work / "syslog-ng.err")
+    wait_port(tcp, proc, work / "syslog-ng.err", 60 if wrap else 20)
     return Receiver("syslog-ng", proc, udp, tcp, LineCounter(out))
 
 
-def start_wishbone(work: Path) -> Receiver:
+def start_wishbone(work: Path, wrap: tuple = ()) -> Receiver:
     udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
     out = work / "wishbone.log"
     config = work / "wishbone.json"
@@ -199,10 +211,10 @@ def start_wishbone(work: Path) -> Receiver:
     }
     config.write_text(json.dumps(bootstrap, indent=2))
     wishbone = Path(sys.executable).parent / "wishbone"
-    cmd = [str(wishbone), "debug", "--config", str(config), "--loglevel", "warning"]
+    cmd = [*wrap, str(wishbone), "debug", "--config", str(config), "--loglevel", "warning"]
     with open(work / "wishbone.err", "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
-    wait_port(tcp, proc, work / "wishbone.err")
+    wait_port(tcp, proc, work / "wishbone.err", 180 if wrap else 20)
     return Receiver("wishbone", proc, udp, tcp, LineCounter(out))
 
 
@@ -255,15 +267,88 @@ def measure(receiver: Receiver, transport: str, rate: int, seconds: int) -> dict
     }
 
 
+VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+VALGRIND += ("--trace-children=yes",)  # the worker the command forks, and syslog-ng's threads
+
+
+def instructions(name: str, transport: str, messages: int) -> tuple[int, int]:
+    """(instructions, lines written) of one receiver under valgrind sent *messages* over *transport*."""
+    work = Path(tempfile.mkdtemp(prefix="bench-syslog-vg-"))
+    start = start_syslog_ng if name == "syslog-ng" else start_wishbone
+    receiver = start(work, VALGRIND)
+    try:
+        burst = messages if transport == "tcp" else 2_500  # what an 8 MiB receive buffer holds, and more
+        sent = 0
+        while sent < messages:
+            n = min(burst, messages - sent)
+            loggen(receiver, transport, 20_000 if transport == "tcp" else 50_000, n).wait(600)
+            sent += n
+            deadline = time.monotonic() + 300
+            last, last_at = receiver.counter.count(), time.monotonic()
+            while receiver.counter.count() < sent and time.monotonic() < deadline:  # the next burst waits
+                time.sleep(0.2)
+                if receiver.counter.lines != last:
+                    last, last_at = receiver.counter.lines, time.monotonic()
+                elif time.monotonic() - last_at > 10:  # UDP: some were dropped; nothing more comes
+                    break
+        lines = receiver.counter.count()
+    finally:
+        receiver.proc.send_signal(signal.SIGTERM)
+        receiver.proc.wait(600)
+    err = (work / f"{name}.err").read_text()
+    shutil.rmtree(work, ignore_errors=True)
+    counts = [int(n.replace(",", "")) for n in re.findall(r"I\s+refs:\s+([\d,]+)", err)]
+    if not counts:
+        raise RuntimeError(f"{name} under valgrind printed no count: {err[-2000:]}")
+    return sum(counts), lines
+
+
+def compare_instructions(messages: int, repeat: int, transports: list[str]) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions runs the receivers under valgrind: apt-get install valgrind")
+    for transport in transports:
+        per_message: dict[str, list[float]] = {"syslog-ng": [], "wishbone": []}
+        for _ in range(repeat):
+            for name in per_message:  # in turns, each pair back to back
+                (short, short_lines), (long, long_lines) = (
+                    instructions(name, transport, messages),
+                    instructions(name, transport, 2 * messages),
+                )
+                per_message[name].append((long - short) / max(long_lines - short_lines, 1))
+                print(f"   {transport} {name}: {short_lines:,} and {long_lines:,} lines written", flush=True)
+        ng, wb = (statistics.median(per_message[n]) for n in ("syslog-ng", "wishbone"))
+        print(f"-- syslog over {transport.upper()} into a file, instructions per message (valgrind, user space)")
+        for name, values in per_message.items():
+            runs = " ".join(f"{v:,.0f}" for v in values)
+            print(f"   {name:10} {statistics.median(values):10,.0f} instructions/message   runs: {runs}")
+        print(f"   ratio wishbone / syslog-ng: {wb / ng:.0%} of the instructions")
+        result(
+            f"syslog over {transport.upper()} -> file, instructions per message in user space "
+            f"({wb / ng:.0%} of syslog-ng's)",
+            round(wb),
+            "instructions/message",
+            "<= syslog-ng's",
+            wb <= ng,
+            round(ng),
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="50000,100000,150000,200000,250000")
     parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--repeat", type=int, help="turns of every run, medians reported (3; --instructions: 1)")
     parser.add_argument("--transports", default="udp,tcp")
+    parser.add_argument("--instructions", action="store_true", help="count instructions per message (valgrind)")
+    parser.add_argument("--messages", type=int, default=10_000, help="--instructions: N of I(2N) - I(N)")
     args = parser.parse_args()
     for tool in ("syslog-ng", "loggen"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"{tool} is needed: apt-get update && apt-get install -y syslog-ng-core")
+    if args.instructions:
+        compare_instructions(args.messages, args.repeat or 1, args.transports.split(","))
+        return
+    args.repeat = args.repeat or 3
     rates = [int(r) for r in args.rates.split(",")]
     work = Path(tempfile.mkdtemp(prefix="bench-syslog-"))
     receivers: list[Receiver] = []
@@ -305,26 +390,43 @@ def run_all(receivers: list[Receiver], work: Path, rates: list[int], args: argpa
             f"-- syslog over {transport.upper()}: {SIZE}-byte RFC 5424 messages from loggen, {args.seconds:g} s per run"
         )
         print(f"   {'offered/s':>10} {'receiver':10} {'delivered':>10} {'per s':>9} {'fraction':>9} {'CPU us/msg':>11}")
-        for rate in rates:
-            for receiver in receivers:
-                figures = measure(receiver, transport, rate, args.seconds)
-                rows[(transport, rate, receiver.name)] = figures
-                print(
-                    f"   {rate:10,} {receiver.name:10} {figures['delivered']:10,} {figures['rate']:9,.0f} "
-                    f"{figures['fraction']:9.1%} "
-                    f"{figures['cpu_us']:11.2f}",
-                    flush=True,
-                )
+        for turn in range(args.repeat):
+            for rate in rates:
+                for receiver in receivers:
+                    figures = measure(receiver, transport, rate, args.seconds)
+                    rows.setdefault((transport, rate, receiver.name), []).append(figures)
+                    print(
+                        f"   {rate:10,} {receiver.name:10} {figures['delivered']:10,} {figures['rate']:9,.0f} "
+                        f"{figures['fraction']:9.1%} "
+                        f"{figures['cpu_us']:11.2f}   turn {turn + 1}",
+                        flush=True,
+                    )
     for receiver in receivers:
         counter = receiver.counter
         print(f"{receiver.name} wrote {counter.lines:,} lines, {counter.offset / max(counter.lines, 1):.1f} bytes each")
     print(f"load average after the run: {os.getloadavg()[0]:.1f}")
 
 
+def medians(turns: list[dict]) -> dict:
+    """The median of each figure over the turns of one (transport, rate, receiver)."""
+    return {key: statistics.median(t[key] for t in turns) for key in ("fraction", "cpu_us")}
+
+
 def report(rows: dict, rates: list[int], args: argparse.Namespace) -> None:
+    print(f"-- medians of {args.repeat} turn(s)")
+    print(f"   {'transport':9} {'offered/s':>10} {'wishbone':>20} {'syslog-ng':>20}   (fraction, CPU us/msg)")
     for transport in args.transports.split(","):
         for rate in rates:
-            wb, ng = rows[(transport, rate, "wishbone")], rows[(transport, rate, "syslog-ng")]
+            wb = medians(rows[(transport, rate, "wishbone")])
+            ng = medians(rows[(transport, rate, "syslog-ng")])
+            print(
+                f"   {transport:9} {rate:10,} {wb['fraction']:9.1%} {wb['cpu_us']:10.2f} "
+                f"{ng['fraction']:9.1%} {ng['cpu_us']:10.2f}"
+            )
+    for transport in args.transports.split(","):
+        for rate in rates:
+            wb = medians(rows[(transport, rate, "wishbone")])
+            ng = medians(rows[(transport, rate, "syslog-ng")])
             met = wb["fraction"] >= ng["fraction"] and wb["cpu_us"] <= ng["cpu_us"]
             label = f"syslog over {transport.upper()} at {rate:,}/s offered"
             result(
