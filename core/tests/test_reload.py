@@ -172,3 +172,35 @@ def test_removed_modules_stop_new_ones_start_routes_rewired_and_an_unchanged_por
         sender.close()
         pipeline.stop(5)
     assert old.seen == ["before"]
+
+
+class Reopener(Output):
+    """Counts its reopen() calls (SIGHUP's module hook); raises from it when told to."""
+
+    def __init__(self, broken: bool = False) -> None:
+        self.broken = broken
+        self.reopened = 0
+
+    def consume_batch(self, events: list) -> None:
+        pass
+
+    def reopen(self) -> None:
+        self.reopened += 1
+        if self.broken:
+            raise OSError("no such directory")
+
+
+def test_reopen_calls_the_hook_of_running_modules_that_define_it():
+    pipeline = Pipeline(
+        load_bootstrap(
+            {"in": (Numbers, {"count": 10}), "good": (Reopener, {}), "bad": (Reopener, {"broken": True})},
+            {"in.outbox": ["good.inbox", "bad.inbox"]},
+        )
+    )
+    assert pipeline.reopen() == []  # not running yet: nothing to reopen
+    pipeline.start()
+    try:
+        assert pipeline.reopen() == ["good"]  # Numbers has no hook; "bad" raised, logged, left out
+        assert pipeline.modules["good"].reopened == 1 and pipeline.modules["bad"].reopened == 1
+    finally:
+        pipeline.stop(5)

@@ -11,7 +11,8 @@ drains, says ``finished`` on its status pipe and exits 0; it is not restarted (t
 replay its input), and once every worker has finished the parent exits 0 too.
 
 SIGHUP never stops anything: the parent and every worker reopen their log files
-(logrotate's ``postrotate kill -HUP``) and log that they did, then the configuration is
+(logrotate's ``postrotate kill -HUP``) and log that they did, each worker has its modules
+reopen the files they write (``Module.reopen``: ``file_out``), then the configuration is
 reloaded. The parent checks the bootstrap file first: if it fails, the error is logged with its
 path and the running pipelines go on (each worker, told to reopen its logs, checks it too and
 refuses as well). If it loads, the parent has its workers reload one at a time: it sends SIGHUP
@@ -58,15 +59,21 @@ def set_title(title: str) -> None:
     setproctitle.setproctitle(title)
 
 
-def hangup(log: logging.LoggerAdapter) -> None:
+def hangup(log: logging.LoggerAdapter, pipeline=None) -> None:
     """What SIGHUP does first, in the parent and in each worker: reopen the log files.
 
-    Then the parent checks the file and rolls the reload over its workers, and a worker
-    reloads (:func:`reload_pipeline`).
+    In a worker (*pipeline* given) every running module that defines
+    :meth:`~wishbone.module.Module.reopen` (``file_out``) then reopens its files. Then the
+    parent checks the file and rolls the reload over its workers, and a worker reloads
+    (:func:`reload_pipeline`).
     """
     reopened = wblog.reopen()
     where = ", ".join(reopened) if reopened else "none: logging to a stream or syslog"
     log.info("SIGHUP: reopened log files (%s).", where)
+    if pipeline is not None:
+        modules = pipeline.reopen()
+        if modules:
+            log.info("SIGHUP: reopened the files of %s.", ", ".join(modules))
 
 
 def refused(log: logging.LoggerAdapter, exc: BootstrapError) -> None:
@@ -197,7 +204,7 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int, contr
     done: list[bool] = []  # set once the worker has finished: nothing left to reload
 
     def on_hangup() -> None:
-        hangup(log)
+        hangup(log, pipeline)
         with one_at_a_time:
             if done or pipeline.finished:
                 return

@@ -106,6 +106,11 @@ class Module:
       readers instead of copying it for each. The conformance suite proves the claim.
     * ``ready``: True while the module can do its work (bound, connected); an input or
       output that binds or connects defines it as a property (``/ready`` reads it).
+
+    Methods a module may override: ``consume`` (or ``consume_batch``), the lifecycle steps
+    ``on_start``, ``on_stop_intake``, ``end_of_batch``, ``on_stop``, then ``metrics`` and
+    ``reopen``, the SIGHUP hook: a module writing files closes them there, and the next batch
+    opens them again by path (logrotate moved them away).
     """
 
     kind: ClassVar[str | None] = None
@@ -156,6 +161,15 @@ class Module:
     def metrics(self) -> dict:
         """Module-specific counters to add to the metrics snapshot (e.g. datagrams)."""
         return {}
+
+    def reopen(self) -> None:
+        """Reopen the files this module writes (SIGHUP: logrotate moved them away). The default does nothing.
+
+        Each worker calls it on SIGHUP (:meth:`wishbone.pipeline.Pipeline.reopen`), in a greenlet
+        of its own, on every running module whose class defines it, before the reload; never
+        per event. Close what is open; the next batch opens it again by path (``file_out``).
+        It must not block the hub for long, and an exception it raises is logged, not fatal.
+        """
 
     # ------------------------------------------------------------------ for modules
     def emit(self, event: dict, queue: str = "outbox") -> None:

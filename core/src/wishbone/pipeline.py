@@ -201,6 +201,25 @@ class Pipeline:
             "stopped": sorted(m.name for m in departing),
         }
 
+    # ----------------------------------------------------------------------------- SIGHUP
+    def reopen(self) -> list[str]:
+        """Call :meth:`~wishbone.module.Module.reopen` on every running module whose class defines it.
+
+        What SIGHUP does in a worker (logrotate). Returns the names of the modules that
+        reopened; one that raised is logged and left out, the others still reopen.
+        """
+        reopened = []
+        for name, module in self.modules.items():
+            if type(module).reopen is Module.reopen or not module.running:
+                continue
+            try:
+                module.reopen()
+            except Exception as exc:
+                self.log.error("%r could not reopen its files: %s: %s", name, type(exc).__name__, exc)
+                continue
+            reopened.append(name)
+        return reopened
+
     def _start_one(self, module: Module) -> None:
         hook = self.pm.hook
         hook.wishbone_module_before_start(pipeline=self, module=module)

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from wishbone.testing.cli import WISHBONE, kill_pidfile, start_debug, wait_until, write_bootstrap
+from wishbone.testing.cli import WISHBONE, kill_pidfile, read_pids, start_debug, wait_until, write_bootstrap
 
 TOTAL = 200_000
 STEP = 2_000
@@ -150,3 +150,42 @@ def test_read_mode_through_the_cli_exits_0_with_the_checkpoint_at_the_end(tmp_pa
         assert done.returncode == 0, done.stderr[-3000:]
     assert out.read_text() == lines(0, 50_000)
     assert _checkpointed(checkpoint) == size(source)
+
+
+def test_sighup_reopens_file_out_after_logrotate_moved_the_file(tmp_path):
+    """logrotate's rename, then ``kill -HUP``: new lines land in a new file at the path, none lost."""
+    source, out = tmp_path / "in.log", tmp_path / "out" / "out.log"
+    rotated = tmp_path / "out" / "out.log.1"
+    # check_interval: an hour, so that only SIGHUP can make file_out notice the rename
+    config = write_bootstrap(
+        tmp_path / "b.json",
+        {
+            "in": ("file_in", {"paths": [str(source)], "poll_interval": 0.05}),
+            "out": ("file_out", {"path": str(out), "check_interval": 3600}),
+        },
+        {"in.outbox": ["out.inbox"]},
+    )
+    pid, log = tmp_path / "wishbone.pid", tmp_path / "wishbone.log"
+    source.write_text(lines(0, 1_000))
+    proc = start_debug(config, pid, log)
+    try:
+        assert wait_until(lambda: size(out) >= 1_000 * WIDTH, 30), log.read_text()[-3000:]
+        os.rename(out, rotated)  # logrotate: rename, then postrotate kill -HUP
+        with open(source, "a") as f:
+            f.write(lines(1_000, 2_000))  # still written to the renamed file: no SIGHUP yet
+        assert wait_until(lambda: size(rotated) >= 2_000 * WIDTH, 30), log.read_text()[-3000:]
+        assert not out.exists()
+        os.kill(read_pids(pid)[0], signal.SIGHUP)
+        assert wait_until(lambda: "SIGHUP: reopened the files of out." in log.read_text(), 30), log.read_text()[-3000:]
+        with open(source, "a") as f:
+            f.write(lines(2_000, 3_000))
+        assert wait_until(lambda: size(out) >= 1_000 * WIDTH, 30), log.read_text()[-3000:]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        kill_pidfile(pid)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert rotated.read_text() == lines(0, 2_000)
+    assert out.read_text() == lines(2_000, 3_000)

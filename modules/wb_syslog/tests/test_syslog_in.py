@@ -10,7 +10,7 @@ import gevent.socket
 import gevent.ssl
 import gevent.subprocess
 import pytest
-from wb_syslog import SyslogIn
+from wb_syslog import SyslogIn, _datagrams
 from wishbone.testing import Harness
 
 M5424 = b'<165>1 2003-10-11T22:14:15.003Z host1 evntslog 42 ID47 [ex@32473 iut="3"] An event'
@@ -29,7 +29,17 @@ def test_udp_both_rfcs_parsed_into_fields(send_udp):
     assert second["data"]["message"] == "'su root' failed"  # the datagram's trailing newline is not kept
 
 
-def test_udp_ten_thousand_messages_all_arrive():
+@pytest.fixture(params=["recvmmsg", "recvfrom"])
+def udp_reader(request, monkeypatch):
+    """Each UDP test twice: many datagrams per call (Linux), and one recvfrom per datagram (elsewhere)."""
+    if request.param == "recvfrom":
+        monkeypatch.setattr(_datagrams, "available", lambda: False)
+    elif not _datagrams.available():
+        pytest.skip("recvmmsg is Linux only")
+    return request.param
+
+
+def test_udp_ten_thousand_messages_all_arrive(udp_reader):
     with gevent.Timeout(30), Harness(SyslogIn, {"port": 0}) as h:
         with gevent.socket.socket(gevent.socket.AF_INET, gevent.socket.SOCK_DGRAM) as s:
             for i in range(10_000):
@@ -41,19 +51,37 @@ def test_udp_ten_thousand_messages_all_arrive():
     assert h.module.metrics()["messages"] == 10_000
 
 
-def test_udp_bad_input_goes_to_failed_with_the_reason(send_udp):
+def test_udp_bad_input_goes_to_failed_with_the_reason(send_udp, udp_reader):
+    longest = b"<13>" + b"y" * 996  # max_message exactly, and its newline (not counted)
     with gevent.Timeout(10), Harness(SyslogIn, {"port": 0, "max_message": 1000}) as h:
         send_udp(h.module.port, b"not syslog", b"<999>x", b"\xff\xfe<13>bad utf-8", b"<13>" + b"x" * 2000, M3164)
-        [good] = h.collect("outbox", 1)
+        send_udp(h.module.port, longest + b"\n")
+        good, longest_parsed = h.collect("outbox", 2)
         failed = h.collect("failed", 4)
         metrics = h.module.metrics()
     assert good["data"]["app"] == "su"
+    assert longest_parsed["data"]["message"] == "y" * 996
     reasons = sorted(e["headers"]["error"]["message"] for e in failed)
     assert any("no <PRI>" in r for r in reasons) and any("0..191" in r for r in reasons)
     assert any("longer than max_message" in r for r in reasons)
     assert any(e["headers"]["error"]["type"] == "UnicodeDecodeError" for e in failed)
     assert {bytes(e["data"][:4]) for e in failed} >= {b"not ", b"<999"}
     assert metrics["parse_failures"] == 3 and metrics["frame_errors"] == 1
+
+
+def test_udp_over_ipv6_names_the_peer(udp_reader):
+    try:
+        probe = gevent.socket.socket(gevent.socket.AF_INET6, gevent.socket.SOCK_DGRAM)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with gevent.Timeout(10), Harness(SyslogIn, {"port": 0, "address": "::1"}) as h:
+        with gevent.socket.socket(gevent.socket.AF_INET6, gevent.socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+            s.sendto(M5424, ("::1", h.module.port))
+            [event] = h.collect("outbox", 1)
+            assert event["headers"]["syslog"]["peer"] == ["::1", s.getsockname()[1]]
 
 
 def test_raw_mode_and_on_error_raw(send_udp):

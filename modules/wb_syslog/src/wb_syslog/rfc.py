@@ -59,10 +59,15 @@ def _pri(text: str) -> tuple[int, int, int]:
 _HEADER_5424 = re.compile(r"<(0|[1-9][0-9]{0,2})>1 ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+)(?: |$)")
 
 
-# The commonest case whole: RFC 5424 without structured data.
+# The commonest case whole: RFC 5424 without structured data. A nil field ("-") leaves its
+# group out (None) by itself: "-" is tried first and needs the space after it, so "-x" is read
+# as a value.
 _NIL_SD_5424 = re.compile(
-    r"<(0|[1-9][0-9]{0,2})>1 ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) ([^ ]+) -(?: \ufeff?(.*))?\Z", re.DOTALL
+    r"<(0|[1-9][0-9]{0,2})>1 (?:-|([^ ]+)) (?:-|([^ ]+)) (?:-|([^ ]+)) (?:-|([^ ]+)) (?:-|([^ ]+)) -"
+    r"(?: \ufeff?(.*))?\Z",
+    re.DOTALL,
 )
+_PRIS = {str(pri): (pri >> 3, pri & 7) for pri in range(192)}  # "<PRI>" text -> (facility, severity)
 
 
 def parse(text: str) -> dict:
@@ -70,16 +75,16 @@ def parse(text: str) -> dict:
     found = _NIL_SD_5424.match(text)
     if found is not None:
         pri_text, timestamp, host, app, procid, msgid, message = found.groups()
-        pri = int(pri_text)
-        if pri <= 191:
+        pri = _PRIS.get(pri_text)
+        if pri is not None:
             return {
-                "facility": pri >> 3,
-                "severity": pri & 7,
-                "timestamp": None if timestamp == "-" else timestamp,
-                "host": None if host == "-" else host,
-                "app": None if app == "-" else app,
-                "procid": None if procid == "-" else procid,
-                "msgid": None if msgid == "-" else msgid,
+                "facility": pri[0],
+                "severity": pri[1],
+                "timestamp": timestamp,
+                "host": host,
+                "app": app,
+                "procid": procid,
+                "msgid": msgid,
                 "structured_data": None,
                 "message": message or "",
                 "rfc": "5424",

@@ -15,6 +15,7 @@ from wishbone import Input, framing, streamserver
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 
+from wb_syslog import _datagrams
 from wb_syslog.rfc import SyslogError, parse, parse_3164, parse_5424
 
 __all__ = ["SyslogIn"]
@@ -249,7 +250,7 @@ class SyslogIn(Input):
         raw_errors = self.on_error == "raw"
         for payload, peer in zip(payloads, peers, strict=False):  # peers may be an endless repeat
             try:
-                text = payload.decode("utf-8")
+                text = payload.decode()
                 if text[-1:] in _LINE_ENDS:  # CRLF line ends; an octet-counted frame with its newline
                     text = text.rstrip("\r\n")
             except UnicodeDecodeError as exc:
@@ -303,38 +304,7 @@ class SyslogIn(Input):
         watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
         current = gevent.getcurrent()
         wait = gevent.socket.wait
-        recvfrom = sock.recvfrom
-        bufsize = self.max_message + 1
-        max_message = self.max_message
-        batch_size = self.batch_size
-
-        def read_batch() -> bool:
-            """Read up to a batch of datagrams and hand them on; True if the batch was full."""
-            payloads: list[bytes] = []
-            peers: list[tuple] = []
-            too_long: list[dict] = []
-            full = False
-            try:
-                for _ in range(batch_size):
-                    data, peer = recvfrom(bufsize)
-                    if len(data) > max_message:
-                        exc = ValueError(f"datagram longer than max_message ({max_message} bytes)")
-                        too_long.append(self._failure(list(peer[:2]), "udp", data[:max_message], exc, frame=True))
-                        continue
-                    payloads.append(data[:-1] if data.endswith(b"\n") else data)
-                    peers.append(peer)
-                else:
-                    full = True
-            except BlockingIOError:
-                pass
-            except OSError as exc:
-                self._bad.warning("Receiving failed: %s", exc)
-            if payloads:
-                self._events(payloads, peers, "udp")
-            if too_long:
-                self._hand_on_failed(too_long)
-            return full
-
+        read_batch = self._udp_batch_reader(sock)
         try:
             while self.running:
                 self._waiting[current] = watcher
@@ -344,7 +314,8 @@ class SyslogIn(Input):
                     continue
                 finally:
                     self._waiting.pop(current, None)
-                read_batch()
+                while read_batch() and self.running:  # the socket holds more: read on, yielding between
+                    gevent.sleep(0)
             until = time.monotonic() + FINAL_DRAIN  # what the kernel holds was sent before the stop
             while read_batch() and time.monotonic() < until:
                 pass
@@ -352,6 +323,72 @@ class SyslogIn(Input):
             watcher.close()
             sock.close()
             self._sock = None
+
+    def _udp_batch_reader(self, sock: socket.socket) -> Callable[[], bool]:
+        """A function that reads up to a batch of datagrams and hands them on; True if the batch was full.
+
+        On Linux one ``recvmmsg`` call reads the whole batch into buffers made once
+        (:mod:`wb_syslog._datagrams`); elsewhere, one ``recvfrom`` per datagram.
+        """
+        max_message = self.max_message
+        batch_size = self.batch_size
+        too_long_error = f"datagram longer than max_message ({max_message} bytes)"
+
+        def too_long(data: bytes, peer: tuple) -> dict:
+            return self._failure(list(peer[:2]), "udp", data[:max_message], ValueError(too_long_error), frame=True)
+
+        if _datagrams.available():
+            receiver = _datagrams.BatchReceiver(sock.fileno(), max_message, batch_size, strip_newline=True)
+            receive = receiver.receive
+
+            def read_batch() -> bool:
+                try:
+                    payloads, peers, long_ones = receive()
+                except OSError as exc:
+                    self._bad.warning("Receiving failed: %s", exc)
+                    return False
+                if long_ones:
+                    failed = [too_long(payloads[i], peers[i]) for i in long_ones]
+                    for i in reversed(long_ones):
+                        del payloads[i], peers[i]
+                    self._hand_on_failed(failed)
+                if payloads:
+                    self._events(payloads, peers, "udp")
+                return len(payloads) + len(long_ones) == receiver.slots
+
+            return read_batch
+
+        recvfrom = sock.recvfrom
+        bufsize = max_message + 2  # the message, its newline, one byte more: a longer one is seen as such
+
+        def read_batch_one_by_one() -> bool:
+            payloads: list[bytes] = []
+            peers: list[tuple] = []
+            failed: list[dict] = []
+            full = False
+            try:
+                for _ in range(batch_size):
+                    data, peer = recvfrom(bufsize)
+                    if data[-1:] == b"\n":
+                        data = data[:-1]
+                    if len(data) > max_message:
+                        failed.append(too_long(data, peer))
+                        continue
+                    payloads.append(data)
+                    peers.append(peer)
+                else:
+                    full = True
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                self._bad.warning("Receiving failed: %s", exc)
+            if payloads:
+                self._events(payloads, peers, "udp")
+            if failed:
+                self._hand_on_failed(failed)
+            return full
+
+        return read_batch_one_by_one
 
     # ------------------------------------------------------------------ TCP
     def _frames(
