@@ -25,6 +25,7 @@ Nothing here monkey-patches gevent: modules use gevent's own socket and queue AP
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import select
@@ -74,6 +75,20 @@ def hangup(log: logging.LoggerAdapter, pipeline=None) -> None:
         modules = pipeline.reopen()
         if modules:
             log.info("SIGHUP: reopened the files of %s.", ", ".join(modules))
+
+
+def freeze_heap() -> None:
+    """Move every object that exists now out of the cyclic garbage collector's scans.
+
+    Called in a worker once its pipeline runs (and again after a reload): the imported code
+    and the modules built at start live as long as the process, yet every full collection
+    walked them, a cost charged to whichever event allocated last (bench/bench_http.py's
+    ``gc.freeze()`` row: 2.05 -> 1.56 CPU us per event through http_in). Objects made later
+    are collected as before; reference counting frees the frozen ones as always, only a
+    frozen *cycle* waits for :func:`gc.unfreeze`, which a reload calls first.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def refused(log: logging.LoggerAdapter, exc: BootstrapError) -> None:
@@ -208,7 +223,9 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int, contr
         with one_at_a_time:
             if done or pipeline.finished:
                 return
+            gc.unfreeze()  # what the reload lets go of may be frozen cycles: collectable again
             ok = reload_pipeline(pipeline, config, log, deadline)
+            freeze_heap()
             report(ready_fd, 0, RELOADED if ok else REFUSED, close=False)
 
     gevent.signal_handler(signal.SIGTERM, pipeline.request_stop)
@@ -237,6 +254,7 @@ def run_worker(config: str, instance: int, deadline: float, ready_fd: int, contr
         except OSError as exc:
             log.warning("No control socket (top, tap) at %s: %s", control_path, exc.strerror or exc)
             control = None
+    freeze_heap()
     report(ready_fd, 0, "ok", close=False)
     activity = ActivityLog(pipeline, log) if log.isEnabledFor(logging.DEBUG) else None
     finished = False
