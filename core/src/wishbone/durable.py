@@ -345,14 +345,18 @@ class DurableQueue(DestinationQueue):
         """The next batch (from memory or read back from disk); None once closed and empty."""
         unread = self._unread
         while not unread:
-            self._save_cursor()  # yields to the threadpool: a batch may arrive meanwhile
-            if unread:
-                break
             if self.closed:
                 return None
+            # while deliveries are outstanding, save the cursor every _ACK_WRITE_INTERVAL (not at
+            # every empty moment: each save is a file written and renamed); idle costs nothing
+            due = None
+            if self._unsettled or self._cursor != self._written_cursor:
+                due = self._last_ack_write + _ACK_WRITE_INTERVAL - time.monotonic()
+                if due <= 0:
+                    self._save_cursor()  # yields to the threadpool: a batch may arrive meanwhile
+                    continue
             self._not_empty.clear()
-            # while deliveries are outstanding, wake to save the cursor; idle costs nothing
-            self._not_empty.wait(_ACK_WRITE_INTERVAL if self._unsettled else None)
+            self._not_empty.wait(due)
         chunk = unread.popleft()
         if chunk.events is not None:
             events, chunk.events = chunk.events, None
