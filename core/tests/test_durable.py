@@ -42,6 +42,32 @@ def test_what_was_not_delivered_is_replayed_in_order_after_a_restart(tmp_path):
     assert drain(again) == events(0, 1000)
 
 
+def test_a_crash_leaves_the_zeros_ahead_of_the_records_and_the_next_start_reads_them_as_the_end(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    for start in range(0, 1000, 100):
+        q.put_batch(events(start, 100))
+    [segment] = (tmp_path / "a.inbox" / "worker-0").glob("*.seg")
+    data = segment.read_bytes()
+    assert len(data) > q._write_pos and not data[q._write_pos :].strip(b"\0")  # no shutdown: as at a kill -9
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert (again.replayed, again.damaged) == (1000, 0)
+    assert drain(again) == events(0, 1000)
+
+
+def test_a_record_cut_short_before_the_zeros_is_counted_as_damage(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    for start in range(0, 300, 100):
+        q.put_batch(events(start, 100))
+    [segment] = (tmp_path / "a.inbox" / "worker-0").glob("*.seg")
+    data = bytearray(segment.read_bytes())
+    cut = q._write_pos - 10
+    data[cut : q._write_pos] = bytes(10)  # the last record's tail never reached the disk
+    segment.write_bytes(bytes(data))
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert (again.replayed, again.damaged) == (200, 1)
+    assert drain(again) == events(0, 200)
+
+
 def test_delivered_records_leave_the_disk_and_are_not_replayed(tmp_path):
     q = DurableQueue("a.inbox", str(tmp_path), segment_bytes=4096)
     for start in range(0, 2000, 100):
