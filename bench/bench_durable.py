@@ -12,6 +12,7 @@ durable queue costs nothing (CPU used by an idle pipeline with one, over one sec
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -63,8 +64,6 @@ def idle_cost(directory: str) -> float:
 
 def fsync_latency(root: str) -> float:
     """Median seconds of one 2 KiB append + fsync in *root* (what per-batch fsync waits for)."""
-    import os
-
     os.makedirs(root, exist_ok=True)
     fd = os.open(os.path.join(root, "probe"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     times = []
@@ -83,7 +82,6 @@ def storage_layers(root: str, batches: int = 1000) -> dict[str, float]:
     written into space zeroed ahead (pwrite + fdatasync: what DurableQueue does, no file metadata
     to commit per sync) and SQLite in WAL mode (one row per event, executemany + commit,
     synchronous=FULL)."""
-    import os
     import sqlite3
     import zlib
 
@@ -153,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         idle = idle_cost(f"{root}/idle")
     finally:
         pass
-    print(f"python {sys.version.split()[0]}, {args.events:,} events, {args.repeat} runs (medians)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"python {sys.version.split()[0]}, {args.events:,} events, {args.repeat} runs (medians), load average {load}")
     print(f"{'testevent -> passthrough -> null':40} {'events/s':>12} {'of memory':>10} {'CPU us/event':>13}")
     memory = statistics.median(rates["memory queues"])
     for name in cases:
@@ -166,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     sync = fsync_latency(root)
     print(f"one 2 KiB append + fsync on this disk: {sync * 1000:.2f} ms (median): per-batch fsync waits this per batch")
     durable = statistics.median(rates["durable inbox, fsync per batch"])
+    durable_cpu = statistics.median(cpus["durable inbox, fsync per batch"])
+    memory_cpu = statistics.median(cpus["memory queues"])
     shutil.rmtree(root, ignore_errors=True)
     result(
         "durable inbox (fsync per batch): testevent -> passthrough -> null",
@@ -174,6 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         ">= 100,000 events/s and >= 30% of memory queues",
         durable >= 100_000 and durable >= 0.3 * memory,
         memory,
+    )
+    result(
+        "durable inbox (fsync per batch): CPU per event, all threads",
+        durable_cpu,
+        "us/event",
+        "(CPU-bound, 30% of memory queues' rate is 3.3x their CPU)",
+        None,
+        memory_cpu,
     )
     result("durable queue idle CPU over 1 s", idle * 1000, "ms", "~0 (no timer, no thread)", idle < 0.01, None)
     return 0

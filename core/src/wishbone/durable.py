@@ -66,7 +66,7 @@ _MAX_RECORD = 64 * 1024 * 1024
 _ACK_WRITE_INTERVAL = 0.2
 #: A segment grows by this much at a time, written with zeros ahead of the records (see _append).
 _EXTENT = 1 << 20
-_ZEROS = bytes(64 << 10)
+_ZEROS = memoryview(bytes(64 << 10))
 _datasync = getattr(os, "fdatasync", os.fsync)
 
 
