@@ -8,8 +8,10 @@ delivery of any input upstream, are done with (on disk counts as delivered). The
 hands out its own events instead, tracked (:mod:`wishbone.ack`), and a record leaves the
 disk only when every copy made of it downstream has settled: the queue keeps a cursor past
 the oldest settled run of records, writes it to the ``acks`` file, and deletes a segment once
-the cursor has passed it. After a crash (kill -9) the next start replays every record past
-the cursor, in order: at least once, duplicates bounded by what was in flight.
+the cursor has passed it. The cursor is saved at most every 0.2 s while deliveries are
+outstanding (each save is a file written and renamed). After a crash (kill -9) the next start
+replays every record past the cursor, in order: at least once, duplicates bounded by what was
+in flight and what was delivered since the last save.
 
 On disk, under ``<path>/<instance.queue>/worker-<N>/``::
 
