@@ -414,7 +414,7 @@ class DurableQueue(DestinationQueue):
             os.close(fd)
         if self._valid_record(data, 0) is None:
             return []
-        return msgpack.unpackb(memoryview(data)[HEADER.size :])
+        return msgpack.unpackb(memoryview(data)[HEADER.size :], raw=False)
 
     def get_batch(self) -> list | None:
         """The next batch (from memory or read back from disk); None once closed and empty."""
