@@ -120,7 +120,8 @@ class DurableQueue(DestinationQueue):
 
     Metrics: ``in``, ``out``, ``dropped``, ``size`` (events queued, on disk or in memory),
     and ``bytes`` (on disk now), ``segments``, ``damaged`` (records skipped as corrupt),
-    ``replayed`` (records recovered at start).
+    ``replayed`` (records recovered at start), ``write_wait_ms`` (time senders waited for
+    their writes to be on disk: what the fsync policy costs them).
 
     :param name: ``instance.queue``.
     :param path: the directory all durable queues of this bootstrap file live under.
@@ -158,6 +159,7 @@ class DurableQueue(DestinationQueue):
         self.bytes = 0
         self.damaged = 0
         self.replayed = 0
+        self.write_wait = 0.0  # seconds senders waited for their writes (hand-off, write, sync)
         self.log = source_logger(f"durable:{name}")
         self._damage_log = RateLimitedLog(self.log)
         self._pool = gevent.get_hub().threadpool
@@ -359,6 +361,7 @@ class DurableQueue(DestinationQueue):
         sync = self.fsync == "batch" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval)
         try:
             self._pool.apply(self._append, (self._active_fd, buf, self._write_pos, size, grow_to, sync))
+            self.write_wait += time.monotonic() - now
         except OSError as exc:
             self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, exc)
             return False
@@ -540,4 +543,5 @@ class DurableQueue(DestinationQueue):
             "segments": len(self._segment_sizes),
             "damaged": self.damaged,
             "replayed": self.replayed,
+            "write_wait_ms": int(self.write_wait * 1000),
         }
