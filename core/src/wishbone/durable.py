@@ -430,9 +430,10 @@ class DurableQueue(DestinationQueue):
             due = None
             if self._unsettled or self._cursor != self._written_cursor:
                 due = self._last_ack_write + _ACK_WRITE_INTERVAL - time.monotonic()
-                if due <= 0:
+                if due <= 0 and not self._saving:
                     self._save_cursor()  # yields to the threadpool: a batch may arrive meanwhile
                     continue
+                due = max(due, _ACK_WRITE_INTERVAL / 10)  # a sender is saving: wait, don't spin
             self._not_empty.clear()
             self._not_empty.wait(due)
         chunk = unread.popleft()
