@@ -135,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     root = tempfile.mkdtemp(prefix="wb-bench-durable-")
+    try:
+        return measure(args, root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, root: str) -> int:
+    """Run every case in turns under *root*, print the table and the RESULT lines."""
     cases = {
         "memory queues": lambda i: {},
         "durable inbox, fsync per batch": lambda i: {"inbox": {"durable": True, "path": f"{root}/b{i}"}},
@@ -180,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
     durable = statistics.median(rates["durable inbox, fsync per batch"])
     durable_cpu = statistics.median(cpus["durable inbox, fsync per batch"])
     memory_cpu = statistics.median(cpus["memory queues"])
-    shutil.rmtree(root, ignore_errors=True)
     result(
         "durable inbox (fsync per batch): testevent -> passthrough -> null",
         durable,
