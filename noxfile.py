@@ -76,11 +76,13 @@ def reliability(session: nox.Session) -> None:
 
 @nox.session
 def soak(session: nox.Session) -> None:
-    """The soak, on demand (not run by default): a steady stream for 10 minutes, RSS sampled every
-    second must stay flat. ``nox -s soak -- 60`` runs it for 60 seconds."""
+    """The soaks, on demand (not run by default): a steady stream for 10 minutes each, through memory
+    queues and through a durable inbox; RSS sampled every second must stay flat, the durable
+    queue's disk bounded. ``nox -s soak -- 60`` runs them for 60 seconds; pytest arguments may
+    follow (``nox -s soak -- 600 -k durable``: the durable one alone)."""
     seconds = session.posargs[0] if session.posargs else "600"
     install_local(session, "tests/fixtures/wb_testsink")
-    session.run(*PYTEST, "-rA", "reliability/test_soak.py", env={"WB_SOAK_SECONDS": seconds})
+    session.run(*PYTEST, "-rA", "reliability/test_soak.py", *session.posargs[1:], env={"WB_SOAK_SECONDS": seconds})
 
 
 @nox.session

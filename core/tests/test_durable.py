@@ -42,6 +42,47 @@ def test_what_was_not_delivered_is_replayed_in_order_after_a_restart(tmp_path):
     assert drain(again) == events(0, 1000)
 
 
+def test_a_crash_leaves_the_zeros_ahead_of_the_records_and_the_next_start_reads_them_as_the_end(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    for start in range(0, 1000, 100):
+        q.put_batch(events(start, 100))
+    [segment] = (tmp_path / "a.inbox" / "worker-0").glob("*.seg")
+    data = segment.read_bytes()
+    assert len(data) > q._write_pos and not data[q._write_pos :].strip(b"\0")  # no shutdown: as at a kill -9
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert (again.replayed, again.damaged) == (1000, 0)
+    assert drain(again) == events(0, 1000)
+
+
+def test_a_record_cut_short_before_the_zeros_is_counted_as_damage(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    for start in range(0, 300, 100):
+        q.put_batch(events(start, 100))
+    [segment] = (tmp_path / "a.inbox" / "worker-0").glob("*.seg")
+    data = bytearray(segment.read_bytes())
+    cut = q._write_pos - 10
+    data[cut : q._write_pos] = bytes(10)  # the last record's tail never reached the disk
+    segment.write_bytes(bytes(data))
+    again = DurableQueue("a.inbox", str(tmp_path))
+    assert (again.replayed, again.damaged) == (200, 1)
+    assert drain(again) == events(0, 200)
+
+
+@pytest.mark.timeout(20)
+def test_a_consumer_waits_while_a_sender_saves_the_cursor(tmp_path):
+    """A sender held by a full disk saves the cursor; a consumer finding the queue empty meanwhile
+    must wait for the next batch, not spin on the save it cannot make (the hub would hang)."""
+    q = DurableQueue("a.inbox", str(tmp_path))
+    q.put_batch(events(0, 10))
+    held = q.get_batch()  # in flight: unsettled, so the consumer wants the cursor saved
+    q._saving, q._last_ack_write = True, 0.0  # as while the sender's save waits for the threadpool
+    consumer = gevent.spawn(q.get_batch)
+    gevent.sleep(0.1)  # a spinning consumer would never give the hub back
+    q.put_batch(events(10, 5))
+    assert [e["headers"]["n"] for e in consumer.get(timeout=5)] == list(range(10, 15))
+    del held
+
+
 def test_delivered_records_leave_the_disk_and_are_not_replayed(tmp_path):
     q = DurableQueue("a.inbox", str(tmp_path), segment_bytes=4096)
     for start in range(0, 2000, 100):

@@ -8,23 +8,31 @@ delivery of any input upstream, are done with (on disk counts as delivered). The
 hands out its own events instead, tracked (:mod:`wishbone.ack`), and a record leaves the
 disk only when every copy made of it downstream has settled: the queue keeps a cursor past
 the oldest settled run of records, writes it to the ``acks`` file, and deletes a segment once
-the cursor has passed it. After a crash (kill -9) the next start replays every record past
-the cursor, in order: at least once, duplicates bounded by what was in flight.
+the cursor has passed it. The cursor is saved at most every 0.2 s while deliveries are
+outstanding (each save is a file written and renamed). After a crash (kill -9) the next start
+replays every record past the cursor, in order: at least once, duplicates bounded by what was
+in flight and what was delivered since the last save.
 
 On disk, under ``<path>/<instance.queue>/worker-<N>/``::
 
-    00000001.seg  00000002.seg ...   records: b"WB" | length (u32 BE) | crc32 (u32 BE) | payload
+    00000001.seg  00000002.seg ...   records: b"WB" | length (u32 BE) | crc32 (u32 BE) | payload,
+                                     then zeros up to the segment's allocated size
     acks                             "<segment> <byte offset>": everything before it is settled
 
 A record is one batch: its payload is msgpack of ``[[headers, data], ...]``, so one
 checksum, one pack and one unpack serve a whole batch (damage skips that batch, counted).
-Segments are only appended to; a new one starts at every start (never after a tail a crash
-may have cut) and when the active one passes ``segment_bytes``. A truncated or garbled
-record fails its length or checksum: it is skipped, counted (``damaged``) and logged, the
-scan resynchronises at the next record, and the queue goes on. A full disk (``max_bytes``
-reached, or the file system refusing the write) blocks the sender until delivered records
-free room (or drops, counted, with ``when_full: drop``); a write the disk refused is cut
-back, so the file never holds half a record.
+Records are written one after the other, never over one another; a segment grows 1 MiB at
+a time, written with zeros ahead of the records, so that a record lands in blocks already
+allocated and its sync (``fdatasync``) has no file metadata to commit: on ext4 that is a
+third of the latency and half the CPU of an append and ``fsync``. Zeros at a record
+boundary are the end; a sealed segment is cut back to its last record. A new segment starts
+at every start (never after a tail a crash may have cut) and when the active one passes
+``segment_bytes``. A truncated or garbled record fails its length or checksum: it is
+skipped, counted (``damaged``) and logged, the scan resynchronises at the next record, and
+the queue goes on. A full disk (``max_bytes`` reached, or the file system refusing the
+write) blocks the sender until delivered records free room (or drops, counted, with
+``when_full: drop``); a write the disk refused is cut back, so the file never holds half a
+record.
 
 Events read back from disk are cached in memory up to ``maxsize`` events; past that they
 stay on disk until the consumer reaches them, so memory is bounded whatever the backlog.
@@ -58,6 +66,10 @@ HEADER = struct.Struct(">2sII")
 FSYNC_POLICIES = ("batch", "interval", "none")
 _MAX_RECORD = 64 * 1024 * 1024
 _ACK_WRITE_INTERVAL = 0.2
+#: A segment grows by this much at a time, written with zeros ahead of the records (see _append).
+_EXTENT = 1 << 20
+_ZEROS = memoryview(bytes(64 << 10))
+_datasync = getattr(os, "fdatasync", os.fsync)
 
 
 class _Chunk:
@@ -108,7 +120,8 @@ class DurableQueue(DestinationQueue):
 
     Metrics: ``in``, ``out``, ``dropped``, ``size`` (events queued, on disk or in memory),
     and ``bytes`` (on disk now), ``segments``, ``damaged`` (records skipped as corrupt),
-    ``replayed`` (records recovered at start).
+    ``replayed`` (records recovered at start), ``write_wait_ms`` (time senders waited for
+    their writes to be on disk: what the fsync policy costs them).
 
     :param name: ``instance.queue``.
     :param path: the directory all durable queues of this bootstrap file live under.
@@ -146,12 +159,14 @@ class DurableQueue(DestinationQueue):
         self.bytes = 0
         self.damaged = 0
         self.replayed = 0
+        self.write_wait = 0.0  # seconds senders waited for their writes (hand-off, write, sync)
         self.log = source_logger(f"durable:{name}")
         self._damage_log = RateLimitedLog(self.log)
         self._pool = gevent.get_hub().threadpool
         self._unread: collections.deque[_Chunk] = collections.deque()
         self._unsettled: collections.deque[_Chunk] = collections.deque()
-        self._segment_sizes: dict[int, int] = {}
+        self._segment_sizes: dict[int, int] = {}  # bytes on disk, zeros ahead of the records included
+        self._write_pos = 0  # where the next record goes in the active segment
         self._cached = 0
         self._cursor = (0, 0)
         self._written_cursor = (0, 0)
@@ -160,9 +175,9 @@ class DurableQueue(DestinationQueue):
         self._saving = False
         self._write_lock = gevent.lock.Semaphore()  # n-1 senders: one write and its bookkeeping at a time
         os.makedirs(self.directory, exist_ok=True)
+        self._active = 0
+        self._active_fd = -1
         self._pool.apply(self._recover)
-        self._active = max(self._segment_sizes, default=0) + 1
-        self._active_fd = self._open_segment(self._active)
 
     # ------------------------------------------------------------------ recovery (thread)
     def _segment_path(self, number: int) -> str:
@@ -194,12 +209,17 @@ class DurableQueue(DestinationQueue):
                 data = f.read()
             self._scan(number, start, data)
         self._cursor = self._written_cursor = cursor
+        self._active = max(self._segment_sizes, default=0) + 1
+        self._active_fd = self._open_segment(self._active)
+        self._segment_sizes[self._active] = 0
 
     def _scan(self, segment: int, base: int, data: bytes) -> None:
         """Cut *data* (segment bytes from offset *base*) into chunks, one per valid record."""
         pos, n = 0, len(data)
         while pos < n:
             end = self._valid_record(data, pos)
+            if end is None and data.count(0, pos) == n - pos:  # the zeros ahead of the records: the end
+                break
             if end is None:  # garbled or cut short: count it, resynchronise at the next record
                 self.damaged += 1
                 pos = data.find(MAGIC, pos + 1)
@@ -235,21 +255,43 @@ class DurableQueue(DestinationQueue):
 
     # ------------------------------------------------------------------ writing
     def _open_segment(self, number: int) -> int:
-        fd = os.open(self._segment_path(number), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        self._segment_sizes.setdefault(number, 0)
-        return fd
+        """Create segment *number*, empty (thread)."""
+        return os.open(self._segment_path(number), os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
 
-    def _append(self, fd: int, buf: bytes, size: int, sync: bool) -> None:
-        """Write *buf* whole at the end of the file (thread); on failure cut the file back."""
+    def _growth(self, length: int) -> int:
+        """The size the active segment must have to take a record of *length* bytes next."""
+        size = self._segment_sizes[self._active]
+        need = self._write_pos + length
+        if need <= size:
+            return size
+        return max(need, min(size + _EXTENT, self.segment_bytes))
+
+    @staticmethod
+    def _append(fd: int, buf: bytes, pos: int, size: int, grow_to: int, sync: bool) -> None:
+        """Write the record *buf* at *pos* (thread); the file grows from *size* to *grow_to* first.
+
+        A segment grows an extent at a time, written with zeros and synced with the record
+        after it, so that most records land in blocks already allocated and a sync has no
+        file metadata to commit (``fdatasync``: on ext4 a third of the latency and half the
+        CPU of appending and ``fsync``, see bench/bench_durable.py). The scan reads zeros at
+        a record boundary as the end. On failure the file is cut back to *size* and the
+        record's bytes zeroed: no file holds half a record.
+        """
         try:
-            view = memoryview(buf)
+            at = size
+            while at < grow_to:
+                at += os.pwrite(fd, _ZEROS[: grow_to - at], at)
+            view, at = memoryview(buf), pos
             while view:
-                view = view[os.write(fd, view) :]
+                written = os.pwrite(fd, view, at)
+                view, at = view[written:], at + written
             if sync:
-                os.fsync(fd)
+                _datasync(fd)
         except OSError:
             try:
                 os.ftruncate(fd, size)
+                if pos < size:
+                    os.pwrite(fd, bytes(min(len(buf), size - pos)), pos)
             except OSError:
                 pass
             raise
@@ -283,7 +325,8 @@ class DurableQueue(DestinationQueue):
             return
         with self._write_lock:
             while not self.closed:
-                if not (self.bytes + len(buf) > self.max_bytes and self._unsettled) and self._write(buf):
+                growth = self._growth(len(buf)) - self._segment_sizes[self._active]
+                if not (self.bytes + growth > self.max_bytes and self._unsettled) and self._write(buf):
                     break
                 if self.drop_when_full:  # full, or the file system refused the write
                     self.dropped += len(kept)
@@ -297,7 +340,7 @@ class DurableQueue(DestinationQueue):
                 mark_abandoned(kept)
                 return
             n = len(kept)
-            end = self._segment_sizes[self._active]
+            end = self._write_pos
             chunk = _Chunk(self._active, end - len(buf), end, n, None)
             if self._cached + n <= self.maxsize:
                 chunk.events = _tracked(chunk, kept)
@@ -313,60 +356,103 @@ class DurableQueue(DestinationQueue):
     def _write(self, buf: bytes) -> bool:
         """Append *buf* to the active segment; False when the file system refused it."""
         size = self._segment_sizes[self._active]
+        grow_to = self._growth(len(buf))
         now = time.monotonic()
         sync = self.fsync == "batch" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval)
         try:
-            self._pool.apply(self._append, (self._active_fd, buf, size, sync))
+            self._pool.apply(self._append, (self._active_fd, buf, self._write_pos, size, grow_to, sync))
+            self.write_wait += time.monotonic() - now
         except OSError as exc:
             self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, exc)
             return False
         if sync:
             self._last_sync = now
-        self._segment_sizes[self._active] = size + len(buf)
-        self.bytes += len(buf)
+        self._segment_sizes[self._active] = grow_to
+        self._write_pos += len(buf)
+        self.bytes += grow_to - size
         return True
 
     def _roll(self) -> None:
-        os.close(self._active_fd)
+        """Seal the active segment and begin the next one (the file system calls in the threadpool)."""
+        fd = self._pool.apply(
+            self._seal_and_open, (self._active_fd, self._write_pos, self.fsync != "none", self._active + 1)
+        )
+        self._sealed()
         self._active += 1
-        self._active_fd = self._open_segment(self._active)
+        self._active_fd = fd
+        self._segment_sizes[self._active] = 0
+        self._write_pos = 0
+
+    def _seal_and_open(self, fd: int, end: int, sync: bool, number: int) -> int:
+        self._seal(fd, end, sync)
+        return self._open_segment(number)
+
+    @staticmethod
+    def _seal(fd: int, end: int, sync: bool) -> None:
+        """Cut the zeros after *end* off a segment, sync it (but for ``fsync: none``), close it (thread)."""
+        try:
+            os.ftruncate(fd, end)
+            if sync:
+                os.fsync(fd)
+        except OSError:
+            pass  # the zeros stay: the scan reads them as the end
+        finally:
+            os.close(fd)
+
+    def _sealed(self) -> None:
+        size = self._segment_sizes.get(self._active, 0)
+        if size > self._write_pos:
+            self._segment_sizes[self._active] = self._write_pos
+            self.bytes -= size - self._write_pos
 
     # ------------------------------------------------------------------ reading
     def _read_chunk(self, chunk: _Chunk) -> list:
-        """Read *chunk*'s record back from disk (thread): its events, or [] if it is damaged."""
-        with open(self._segment_path(chunk.segment), "rb") as f:
-            f.seek(chunk.start)
-            data = f.read(chunk.end - chunk.start)
+        """Read *chunk*'s record back from disk (thread): its ``[headers, data]`` pairs, or [] if
+        the record is damaged. Pairs, not events: the pool's worker keeps what it returned until
+        its next task, and an event it kept would hold the chunk's delivery."""
+        fd = os.open(self._segment_path(chunk.segment), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            data = os.pread(fd, chunk.end - chunk.start, chunk.start)
+        finally:
+            os.close(fd)
         if self._valid_record(data, 0) is None:
             return []
-        return [{"headers": h, "data": d} for h, d in msgpack.unpackb(data[HEADER.size :], raw=False)]
+        return msgpack.unpackb(memoryview(data)[HEADER.size :], raw=False)
 
     def get_batch(self) -> list | None:
         """The next batch (from memory or read back from disk); None once closed and empty."""
         unread = self._unread
         while not unread:
-            self._save_cursor()  # yields to the threadpool: a batch may arrive meanwhile
-            if unread:
-                break
             if self.closed:
                 return None
+            # while deliveries are outstanding, save the cursor every _ACK_WRITE_INTERVAL (not at
+            # every empty moment: each save is a file written and renamed); idle costs nothing
+            due = None
+            if self._unsettled or self._cursor != self._written_cursor:
+                due = self._last_ack_write + _ACK_WRITE_INTERVAL - time.monotonic()
+                if due <= 0 and not self._saving:
+                    self._save_cursor()  # yields to the threadpool: a batch may arrive meanwhile
+                    continue
+                due = max(due, _ACK_WRITE_INTERVAL / 10)  # a sender is saving: wait, don't spin
             self._not_empty.clear()
-            # while deliveries are outstanding, wake to save the cursor; idle costs nothing
-            self._not_empty.wait(_ACK_WRITE_INTERVAL if self._unsettled else None)
+            self._not_empty.wait(due)
         chunk = unread.popleft()
         if chunk.events is not None:
             events, chunk.events = chunk.events, None
             self._cached -= chunk.count
         else:
             try:
-                plain = self._pool.apply(self._read_chunk, (chunk,))
-            except (OSError, ValueError, msgpack.UnpackException) as exc:
+                pairs = self._pool.apply(self._read_chunk, (chunk,))
+                events = [TrackedEvent(headers=h, data=d) for h, d in pairs]
+            except (OSError, TypeError, ValueError, msgpack.UnpackException) as exc:
                 self._damage_log.warning("%s: a chunk could not be read back (%s): skipped", self.name, exc)
-                plain = []
-            if len(plain) < chunk.count:
+                events = []
+            if len(events) < chunk.count:
                 self.damaged += 1
                 chunk.pending = 0
-            events = _tracked(chunk, plain)
+            delivery = Delivery(_settle, chunk)
+            for event in events:
+                event.delivery = delivery
         self.taken += chunk.count
         self.size -= chunk.count
         if time.monotonic() - self._last_ack_write >= _ACK_WRITE_INTERVAL:
@@ -385,7 +471,7 @@ class DurableQueue(DestinationQueue):
             if head.segment != self._cursor[0]:
                 self._cursor = (head.segment, head.start)
         else:  # everything written is settled
-            self._cursor = (self._active, self._segment_sizes[self._active])
+            self._cursor = (self._active, self._write_pos)
         return self._cursor
 
     def _save_cursor(self) -> None:
@@ -445,10 +531,10 @@ class DurableQueue(DestinationQueue):
     def shutdown(self) -> None:
         """After the module stopped: save the cursor (outputs have settled by now) and close."""
         self._save_cursor()
-        try:
-            os.close(self._active_fd)
-        except OSError:
-            pass
+        if self._active_fd >= 0:
+            fd, self._active_fd = self._active_fd, -1
+            self._pool.apply(self._seal, (fd, self._write_pos, self.fsync != "none"))
+            self._sealed()
 
     def metrics(self) -> dict:
         """This queue's counters, and what is on disk."""
@@ -458,4 +544,5 @@ class DurableQueue(DestinationQueue):
             "segments": len(self._segment_sizes),
             "damaged": self.damaged,
             "replayed": self.replayed,
+            "write_wait_ms": int(self.write_wait * 1000),
         }
