@@ -27,7 +27,7 @@ from wishbone import Output
 from wishbone.ack import mark_abandoned
 from wishbone.blocking import call
 
-from wb_postgres.connection import Session, compile_getter, is_connection_error
+from wb_postgres.connection import Session, compile_rows, is_connection_error
 
 __all__ = ["MAX_PENDING", "MAX_PER_CALL", "PostgresOut"]
 
@@ -42,8 +42,9 @@ class PostgresOut(Session, Output):
 
     Parameters:
         table (str): the table to write to, ``name`` or ``schema.name`` (quoted as identifiers).
-        columns (dict): column name -> field path of the value (``{"name": "data.user.name"}``);
-            a path that is missing in an event writes NULL, a dict is sent as JSON.
+        columns (dict): column name -> field path of the value (``{"name": "data.user.name"}``,
+            ``"data.tags[0]"``: :mod:`wishbone.paths`); a path that is missing in an event
+            writes NULL, a dict is sent as JSON.
         dsn (str): libpq connection string or URL (default ``host=127.0.0.1 port=5432 dbname=test``).
         method (str): ``insert`` (executemany in one transaction) or ``copy`` (COPY FROM STDIN)
             (default ``insert``).
@@ -84,7 +85,7 @@ class PostgresOut(Session, Output):
         self.table = table
         self.columns = dict(columns)
         self.method = method
-        self.pg_getters = [compile_getter(path) for path in self.columns.values()]
+        self.pg_rows = compile_rows(list(self.columns.values()))
         target = sql.Identifier(*table.split("."))
         names = sql.SQL(", ").join(sql.Identifier(c) for c in self.columns)
         if method == "copy":
@@ -133,8 +134,7 @@ class PostgresOut(Session, Output):
 
         The batch is kept until its COMMIT returned, so a tracked input upstream is acknowledged only then.
         """
-        getters = self.pg_getters
-        rows = [tuple([get(event) for get in getters]) for event in events]
+        rows = self.pg_rows(events)
         try:
             while len(self.pg_pending) >= MAX_PENDING:
                 self.pg_room.clear()
