@@ -1,7 +1,8 @@
 """The ``postgres_out`` output: batched INSERT or COPY into a table, committed before events are let go.
 
 Each inbox batch becomes one transaction: an ``executemany`` of one INSERT (psycopg pipelines
-it), or one ``COPY ... FROM STDIN``, run in gevent's threadpool by one
+it) between BEGIN and COMMIT, or one ``COPY ... FROM STDIN`` (a statement of an autocommit
+session: a transaction of its own, two round trips fewer), run in gevent's threadpool by one
 :func:`wishbone.blocking.call`. The batch's events are released, which acknowledges a tracked
 input upstream, only once the COMMIT returned: at least once.
 
@@ -265,11 +266,15 @@ class PostgresOut(Session, Output):
                 break
 
     def pg_run(self, conn: psycopg.Connection, rows: list) -> None:
-        """In a thread: one transaction with the rows (executemany or COPY)."""
-        with conn.transaction(), conn.cursor() as cur:
-            if self.method == "copy":
-                with cur.copy(self.pg_statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
+        """In a thread: one transaction with the rows (executemany or COPY).
+
+        The connection is in autocommit mode, so one COPY statement is a transaction by itself
+        (all rows or none, durable when it returns): no BEGIN and COMMIT round trips around it.
+        """
+        if self.method == "copy":
+            with conn.cursor() as cur, cur.copy(self.pg_statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(self.pg_statement, rows)
