@@ -63,10 +63,20 @@ def test_mask_scrub_and_the_environment_agree_on_every_name(name):
 
 
 def test_a_secret_nested_under_a_secret_name_is_scrubbed_as_mask_hides_it():
-    doc = {"credentials": {"user": "alice-user", "password": ["pw-one-1", "pw-two-2"]}, "url": "http://h/"}
-    interpolate(doc, "f.json", {})
-    assert log.mask(doc)["credentials"] == log.MASK
+    params = {"credentials": {"user": "alice-user", "password": ["pw-one-1", "pw-two-2"]}, "url": "http://h/"}
+    interpolate({"bootstrap": {"m": {"module": "x", "variables": params}}}, "f.json", {})
+    assert log.mask(params)["credentials"] == log.MASK
     assert scrub("alice-user pw-one-1 pw-two-2 http://h/") == "**** **** **** http://h/"
+
+
+def test_instance_names_and_routes_are_not_parameters():
+    doc = {
+        "bootstrap": {"pass": {"module": "passthrough"}, "token": {"module": "null", "variables": {"x": "kept-1"}}},
+        "routingtable": {"pass.outbox": ["token.inbox"]},
+    }
+    interpolate(doc, "f.json", {})
+    assert SECRETS.values == []
+    assert scrub("pass.outbox -> token.inbox, passthrough, kept-1") == "pass.outbox -> token.inbox, passthrough, kept-1"
 
 
 class _Login(Processor):

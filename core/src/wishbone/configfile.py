@@ -10,8 +10,9 @@
   reference whose value reads as a JSON number or boolean (``"${PORT}"`` with PORT=8080)
   becomes that number or boolean, so a port can come from the environment.
 * **Secrets**: a value read with ``${file:...}``, the value of any environment variable whose
-  name says it is one, and every string under a key whose name says it is one (a parameter
-  ``password``, ``api_key``, ``token``, ``secret``, a header ``Authorization``...), is
+  name says it is one, and every string of a module's ``variables`` under a key whose name
+  says it is one (a parameter ``password``, ``api_key``, ``token``, ``secret``, a header
+  ``Authorization``...), is
   registered with :data:`SECRETS`; :class:`SecretFilter` (the command line installs it on
   every log handler) and :func:`scrub` replace it with ``****`` wherever it would be printed,
   so it appears in no log line, error message, ``validate`` or ``show`` output. What a
@@ -154,20 +155,29 @@ def _string(text: str, source: str, path: str, environ: Mapping[str, str]) -> An
 def interpolate(document: Any, source: str, environ: Mapping[str, str] | None = None, path: str = "") -> Any:
     """*document* with every reference in its string values resolved (see the module doc).
 
-    The strings under a key whose name is a secret's (:func:`wishbone.log.is_secret_name`) are
-    registered with :data:`SECRETS`, resolved or literal.
+    In a module's ``variables`` (its parameters, what :func:`wishbone.log.mask` masks), the
+    strings under a key whose name is a secret's (:func:`wishbone.log.is_secret_name`) are
+    registered with :data:`SECRETS`, resolved or literal. Instance names and routes are not
+    parameters: an instance called ``pass`` makes nothing secret.
     """
-    return _interpolate(document, source, os.environ if environ is None else environ, path, False)
+    return _interpolate(document, source, os.environ if environ is None else environ, path, False, False)
 
 
-def _interpolate(document: Any, source: str, env: Mapping[str, str], path: str, secret: bool) -> Any:
+def _interpolate(document: Any, source: str, env: Mapping[str, str], path: str, params: bool, secret: bool) -> Any:
     if isinstance(document, dict):
         return {
-            key: _interpolate(value, source, env, jpath(path, key) if path else key, secret or is_secret_name(str(key)))
+            key: _interpolate(
+                value,
+                source,
+                env,
+                jpath(path, key) if path else key,
+                params or key == "variables",
+                secret or (params and is_secret_name(str(key))),
+            )
             for key, value in document.items()
         }
     if isinstance(document, list):
-        return [_interpolate(value, source, env, jpath(path, i), secret) for i, value in enumerate(document)]
+        return [_interpolate(value, source, env, jpath(path, i), params, secret) for i, value in enumerate(document)]
     if isinstance(document, str):
         value = _string(document, source, path, env)
         if secret and isinstance(value, str):
