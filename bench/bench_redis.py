@@ -10,7 +10,9 @@ Same batch size (100) and the same acknowledgement policy on both sides, same ru
 * out: N events written as XADD in pipelines of 100. Bare: encode each data as JSON, a
   pipeline of 100 XADDs, execute, in a loop. Wishbone: testevent -> redis_out.
 
-Figures are events per second (medians); the ratio to the bare loop is what to quote.
+Figures are events per second and CPU microseconds per event of this process (``time.process_time``:
+the hub and gevent's threadpool threads alike), medians of the runs, bare and Wishbone in turns;
+the ratios to the bare loop are what to quote (the machine may be shared: CPU time is the steadier).
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ from wishbone import Pipeline
 URL = "redis://127.0.0.1:6379/0"
 
 
+class Window:
+    """The timed window of one run: wall seconds and CPU seconds of this process, over the same span."""
+
+    def __init__(self) -> None:
+        self.cpu = 0.0
+        self._wall = self._cpu = 0.0
+
+    def start(self) -> None:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def stop(self) -> float:
+        """Wall seconds since :meth:`start`; the CPU seconds are kept in ``cpu``."""
+        self.cpu = time.process_time() - self._cpu
+        return time.perf_counter() - self._wall
+
+
+#: Every run function times its work with this; ``measured`` reads its CPU seconds.
+WINDOW = Window()
+
+
 def fill(client: redis.Redis, key: str, n: int) -> None:
     pipe = client.pipeline(transaction=False)
     for i in range(n):
@@ -40,14 +62,15 @@ def fill(client: redis.Redis, key: str, n: int) -> None:
 
 def bare_in(client: redis.Redis, key: str, n: int) -> float:
     client.xgroup_create(key, "g", id="0")
-    got, start = 0, time.perf_counter()
+    got = 0
+    WINDOW.start()
     while got < n:
         reply = client.xreadgroup("g", "c", {key: ">"}, count=100, block=1000)
         entries = reply[0][1]
         [orjson.loads(fields[b"data"]) for _, fields in entries]
         client.xack(key, "g", *[entry_id for entry_id, _ in entries])
         got += len(entries)
-    return n / (time.perf_counter() - start)
+    return n / WINDOW.stop()
 
 
 def wishbone_in(key: str, n: int) -> float:
@@ -61,23 +84,23 @@ def wishbone_in(key: str, n: int) -> float:
         },
         load_entry_points=False,
     )
-    start = time.perf_counter()
+    WINDOW.start()
     p.start()
     while p.modules["output"].consumed < n:
         p.wait(0.001)
-    rate = n / (time.perf_counter() - start)
+    rate = n / WINDOW.stop()
     p.stop(10)
     return rate
 
 
 def bare_out(client: redis.Redis, key: str, n: int) -> float:
-    start = time.perf_counter()
+    WINDOW.start()
     for _ in range(n // 100):
         pipe = client.pipeline(transaction=False)
         for _ in range(100):
             pipe.xadd(key, {"data": orjson.dumps({"host": "web-1", "level": "info"})})
         pipe.execute()
-    return n / (time.perf_counter() - start)
+    return n / WINDOW.stop()
 
 
 def wishbone_out(key: str, n: int) -> float:
@@ -94,12 +117,18 @@ def wishbone_out(key: str, n: int) -> float:
         },
         load_entry_points=False,
     )
-    start = time.perf_counter()
+    WINDOW.start()
     p.start()
     p.wait()
     p.stop(30)
     assert p.modules["output"].written == n
-    return n / (time.perf_counter() - start)
+    return n / WINDOW.stop()
+
+
+def measured(run, *args) -> tuple[float, float]:
+    """(events/s as *run* returns it, CPU seconds of this process in its timed window)."""
+    rate = run(*args)
+    return rate, WINDOW.cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,32 +138,44 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     client = redis.Redis.from_url(URL)
     prefix = f"wbbench:{uuid.uuid4().hex[:8]}"
-    rates: dict[str, list[float]] = {k: [] for k in ("bare in", "redis_in", "bare out", "redis_out")}
+    names = ("bare in", "redis_in", "bare out", "redis_out")
+    rates: dict[str, list[float]] = {k: [] for k in names}
+    cpus: dict[str, list[float]] = {k: [] for k in names}
+    n = args.events
     try:
         for r in range(args.repeat):
             for name, run in (("bare in", "bare"), ("redis_in", "wb")):
                 key = f"{prefix}:in:{name}:{r}"
-                fill(client, key, args.events)
-                rates[name].append(
-                    bare_in(client, key, args.events) if run == "bare" else wishbone_in(key, args.events)
-                )
+                fill(client, key, n)
+                rate, cpu = measured(bare_in, client, key, n) if run == "bare" else measured(wishbone_in, key, n)
+                rates[name].append(rate)
+                cpus[name].append(cpu / n * 1e6)
                 client.delete(key)
             key = f"{prefix}:out:{r}"
-            rates["bare out"].append(bare_out(client, key, args.events))
-            client.delete(key)
-            rates["redis_out"].append(wishbone_out(key, args.events))
-            client.delete(key)
+            for name in ("bare out", "redis_out"):
+                rate, cpu = measured(bare_out, client, key, n) if name == "bare out" else measured(wishbone_out, key, n)
+                rates[name].append(rate)
+                cpus[name].append(cpu / n * 1e6)
+                client.delete(key)
+            print(
+                f"  run {r + 1}: " + ", ".join(f"{k} {rates[k][-1]:,.0f}/s {cpus[k][-1]:.1f} us" for k in names),
+                flush=True,
+            )
     finally:
         for k in client.scan_iter(f"{prefix}*"):
             client.delete(k)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    print(f"python {sys.version.split()[0]}, redis-py {redis.__version__}, {args.events:,} events, {args.repeat} runs")
-    print(f"{'':44} {'events/s (median)':>18} {'of bare':>8}")
-    print(f"{'bare: XREADGROUP 100 + decode + XACK':44} {med['bare in']:18,.0f} {1:8.0%}")
-    ratio_in = med["redis_in"] / med["bare in"]
-    print(f"{'redis_in -> null (XACK once delivered)':44} {med['redis_in']:18,.0f} {ratio_in:8.0%}")
-    print(f"{'bare: pipeline of 100 XADD':44} {med['bare out']:18,.0f} {1:8.0%}")
-    print(f"{'testevent -> redis_out':44} {med['redis_out']:18,.0f} {med['redis_out'] / med['bare out']:8.0%}")
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
+    print(f"python {sys.version.split()[0]}, redis-py {redis.__version__}, {n:,} events, {args.repeat} runs")
+    print(f"{'':44} {'events/s (median)':>18} {'of bare':>8} {'CPU us/event':>13} {'bare/ours':>10}")
+    rows = (
+        ("bare: XREADGROUP 100 + decode + XACK", "bare in", "bare in"),
+        ("redis_in -> null (XACK once delivered)", "redis_in", "bare in"),
+        ("bare: pipeline of 100 XADD", "bare out", "bare out"),
+        ("testevent -> redis_out", "redis_out", "bare out"),
+    )
+    for label, k, base in rows:
+        print(f"{label:44} {med[k]:18,.0f} {med[k] / med[base]:8.0%} {cpu[k]:13.1f} {cpu[base] / cpu[k]:10.0%}")
     result(
         "redis_in -> null (stream, consumer group)",
         med["redis_in"],

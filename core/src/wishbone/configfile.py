@@ -9,11 +9,15 @@
   trailing newline removed), and ``$${`` for a literal ``${``. A string that is exactly one
   reference whose value reads as a JSON number or boolean (``"${PORT}"`` with PORT=8080)
   becomes that number or boolean, so a port can come from the environment.
-* **Secrets**: a value read with ``${file:...}``, and the value of any variable whose name
-  says it is one (``PASSWORD``, ``SECRET``, ``TOKEN``, ``KEY``), is registered with
-  :data:`SECRETS`; :class:`SecretFilter` (the command line installs it on every log handler)
-  and :func:`scrub` replace it with ``****`` wherever it would be printed, so it appears in
-  no log line, error message, ``validate`` or ``show`` output.
+* **Secrets**: a value read with ``${file:...}``, the value of any environment variable whose
+  name says it is one, and every string of a module's ``variables`` under a key whose name
+  says it is one (a parameter ``password``, ``api_key``, ``token``, ``secret``, a header
+  ``Authorization``...), is
+  registered with :data:`SECRETS`; :class:`SecretFilter` (the command line installs it on
+  every log handler) and :func:`scrub` replace it with ``****`` wherever it would be printed,
+  so it appears in no log line, error message, ``validate`` or ``show`` output. What a
+  secret's name is, is :func:`wishbone.log.is_secret_name`, which :func:`wishbone.log.mask`
+  (the parameters the debug log shows) uses too.
 """
 
 from __future__ import annotations
@@ -26,12 +30,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from wishbone.bootstrap import BootstrapError, jpath
+from wishbone.log import MASK as _MASK
+from wishbone.log import is_secret_name
 
 __all__ = ["SECRETS", "SecretFilter", "interpolate", "parse_yaml", "scrub"]
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|KEY|CREDENTIAL", re.IGNORECASE)
-_MASK = "****"
 
 
 class _Secrets:
@@ -126,7 +130,7 @@ def _resolve(reference: str, source: str, path: str, environ: Mapping[str, str])
                 source, path, f"the environment variable {name} is not set (write ${{{name}:-default}} for a default)"
             )
         value = default
-    if _SECRET_NAME.search(name):
+    if is_secret_name(name):
         SECRETS.add(value)
     return value
 
@@ -149,14 +153,34 @@ def _string(text: str, source: str, path: str, environ: Mapping[str, str]) -> An
 
 
 def interpolate(document: Any, source: str, environ: Mapping[str, str] | None = None, path: str = "") -> Any:
-    """*document* with every reference in its string values resolved (see the module doc)."""
-    env = os.environ if environ is None else environ
+    """*document* with every reference in its string values resolved (see the module doc).
+
+    In a module's ``variables`` (its parameters, what :func:`wishbone.log.mask` masks), the
+    strings under a key whose name is a secret's (:func:`wishbone.log.is_secret_name`) are
+    registered with :data:`SECRETS`, resolved or literal. Instance names and routes are not
+    parameters: an instance called ``pass`` makes nothing secret.
+    """
+    return _interpolate(document, source, os.environ if environ is None else environ, path, False, False)
+
+
+def _interpolate(document: Any, source: str, env: Mapping[str, str], path: str, params: bool, secret: bool) -> Any:
     if isinstance(document, dict):
         return {
-            key: interpolate(value, source, env, jpath(path, key) if path else key) for key, value in document.items()
+            key: _interpolate(
+                value,
+                source,
+                env,
+                jpath(path, key) if path else key,
+                params or key == "variables",
+                secret or (params and is_secret_name(str(key))),
+            )
+            for key, value in document.items()
         }
     if isinstance(document, list):
-        return [interpolate(value, source, env, jpath(path, i)) for i, value in enumerate(document)]
+        return [_interpolate(value, source, env, jpath(path, i), params, secret) for i, value in enumerate(document)]
     if isinstance(document, str):
-        return _string(document, source, path, env)
+        value = _string(document, source, path, env)
+        if secret and isinstance(value, str):
+            SECRETS.add(value)
+        return value
     return document

@@ -4,7 +4,10 @@ Lines look like ``2012-11-25 16:38:30,202 INFO Instance #0:loopback: Started.``:
 *source* is ``Server`` for the process supervisor and ``Instance #N:NAME`` for a module.
 
 Anything that shows parameters (the debug log, ``validate``, error messages) passes them
-through :func:`mask` first: one function decides what a secret is.
+through :func:`mask` first. What a secret is by its name is decided once, by
+:func:`is_secret_name`: :func:`mask` uses it for parameter and key names, and
+:mod:`wishbone.configfile` for the environment variables and the keys of a bootstrap file
+whose values it scrubs from every line printed.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ __all__ = [
     "RateLimitedLog",
     "SeedFormatter",
     "configure",
+    "is_secret_name",
     "mask",
     "reopen",
     "source_logger",
@@ -80,11 +84,25 @@ def reopen() -> list[str]:
 
 
 MASK = "****"
-# Parameter names whose values are secrets: password, passwd, pass, secret, token, api_key, apikey,
-# credentials, private_key, authorization (anywhere in the name, any case; "passthrough" is not one).
+# Names whose values are secrets: password, passwd, passphrase, pass (not followed by a letter:
+# "db_pass", "PGPASSWORD", but not "passthrough" or "passed"), secret, token, api_key/apikey,
+# private_key, credentials, authorization; anywhere in the name, any case, so that parameter names
+# (api_key), header names (Authorization) and environment variables (DB_PASSWORD) read the same.
+# A bare "key" is not one: routing_key, key (a Redis key), max_keys name things, not secrets.
 _SECRET_NAME = re.compile(
     r"pass(word|wd|phrase)?(?![a-z])|secret|token|api[_-]?key|credential|private[_-]?key|authoriz", re.I
 )
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a value called *name* (a parameter, a key, an environment variable) is a secret.
+
+    The one definition: :func:`mask` masks such values whole, and :mod:`wishbone.configfile`
+    scrubs them (and the values of such environment variables) from everything printed.
+    """
+    return _SECRET_NAME.search(name) is not None
+
+
 # user:password@ in a URL (amqp://, redis://, postgresql://, http://...).
 # The password runs to the last "@" of the authority, so a raw "@" in it is masked too.
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
@@ -97,7 +115,7 @@ def mask(value: Any, name: str = "") -> Any:
     credentials, authorization...) is masked whole; in every string, a URL's password
     (``amqp://user:****@host``) is masked. Dicts and lists are masked recursively.
     """
-    if name and _SECRET_NAME.search(name) and value not in (None, "", {}, []):
+    if name and is_secret_name(name) and value not in (None, "", {}, []):
         return MASK
     if isinstance(value, str):
         return _URL_CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", value)

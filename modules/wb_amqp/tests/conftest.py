@@ -4,22 +4,14 @@ Every test talks to the RabbitMQ on 127.0.0.1:5672 (or ``$WISHBONE_TEST_AMQP_URL
 whose node ``rabbitmqctl`` manages). When it is not running the tests skip (saying how to start
 it), except under ``CI=true``, where they fail: CI must test the real thing. The session gets its
 own vhost (``amqp_vhost`` of the wishbone.testing plugin); each test uses queue names of its own
-and deletes them (:class:`wb_amqp.testing.Broker`).
+and deletes them (:class:`wb_amqp.testing.Broker`). The tests' helpers (``shovel``,
+``wait_for``) are in :mod:`wb_amqp.testing` too: no test imports another test file.
 """
 
 from __future__ import annotations
 
-import pathlib
-import sys
-
 import pytest
 from wb_amqp.testing import Broker
-
-# Stopgap: the tests import amqp_support by file name, and pytest's importlib mode (root
-# pyproject) puts no test folder on sys.path. Goes when amqp_support's helpers are fixtures
-# here and its builders use wishbone.testing.bootstrap.
-if str(pathlib.Path(__file__).parent) not in sys.path:
-    sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amqp_support import pipeline, wait_for
+from wb_amqp.testing import shovel, wait_for
 
 N = 50_000
 
@@ -10,7 +10,7 @@ N = 50_000
 def test_fifty_thousand_arrive_exactly_once(amqp_url, broker):
     source, target = broker.queue("in"), broker.queue("out")
     broker.publish(source, (b"%d" % i for i in range(N)))
-    p = pipeline(amqp_url, source, target)
+    p = shovel(amqp_url, source, target)
     p.start()
     try:
         wait_for(lambda: p.snapshot()["modules"]["input"]["acked"] == N, 90, what="all acked")

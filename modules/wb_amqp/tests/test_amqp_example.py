@@ -12,7 +12,7 @@ import pathlib
 import re
 
 import pika
-from amqp_support import wait_for
+from wb_amqp.testing import wait_for
 from wishbone import Pipeline
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "amqp.json"

@@ -8,8 +8,7 @@ import subprocess
 import sys
 import time
 
-from amqp_support import pipeline, pipeline_document, wait_for
-from wb_amqp.testing import ids
+from wb_amqp.testing import ids, shovel, shovel_document, wait_for
 
 # The pipeline process: built from a bootstrap document, running until SIGTERM (then drained).
 RUNNER = """
@@ -45,7 +44,7 @@ def test_kill_9_mid_stream_then_restart_delivers_every_message(amqp_url, broker,
     n = 20_000
     source, target = broker.queue("in"), broker.queue("out")
     broker.publish(source, (b"%d" % i for i in range(n)))
-    document = pipeline_document(amqp_url, source, target)
+    document = shovel_document(amqp_url, source, target)
     first = start(document)
     try:
         poll(lambda: broker.count(target) >= n // 5, 30, "a fifth delivered")
@@ -77,7 +76,7 @@ def test_two_instances_share_one_queue_and_split_the_work(amqp_url, broker):
     source, target = broker.queue("in"), broker.queue("out")
     broker.publish(source, (b"%d" % i for i in range(n)))
     small = {"prefetch": 50}
-    instances = [pipeline(amqp_url, source, target, in_vars=small), pipeline(amqp_url, source, target, in_vars=small)]
+    instances = [shovel(amqp_url, source, target, in_vars=small), shovel(amqp_url, source, target, in_vars=small)]
     for p in instances:
         p.start()
     acked = lambda: [p.snapshot()["modules"]["input"]["acked"] for p in instances]  # noqa: E731

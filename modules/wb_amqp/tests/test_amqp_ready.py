@@ -12,9 +12,8 @@ import urllib.request
 
 import gevent
 import pytest
-from amqp_support import wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from wb_amqp.testing import close_all_connections
+from wb_amqp.testing import close_all_connections, wait_for
 from wishbone import Pipeline
 
 

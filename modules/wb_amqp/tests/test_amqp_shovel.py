@@ -1,7 +1,9 @@
 """amqp_in -> passthrough -> amqp_out is a shovel: every property kept, the body byte for byte.
 
-And what the codecs change is only what the README says: ``decode: json`` gives JSON out again
-(UTF-8, no ``\\u`` escapes; a JSON string stays a JSON string), NaN is refused, never sent.
+And what the codecs (``wishbone.codec``) change is only what the README says: ``decode: json``
+gives JSON out again (UTF-8, no ``\\u`` escapes; a JSON string stays a JSON string; integers
+beyond 64 bits exact); a body with NaN is refused, and NaN in data is written as ``null``: what
+leaves is valid JSON.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import json
 
 import pika
 import pytest
-from amqp_support import pipeline, wait_for
 from wb_amqp import AMQPOut
+from wb_amqp.testing import shovel, wait_for
 from wishbone.event import new_event
 
 PROPERTIES = {
@@ -48,7 +50,7 @@ def _shovel(amqp_url, broker, bodies, properties, **kwargs):
     source, target = broker.queue("in"), broker.queue("out")
     for body in bodies:
         broker.channel.basic_publish("", source, body, pika.BasicProperties(**properties))
-    p = pipeline(amqp_url, source, target, **kwargs)
+    p = shovel(amqp_url, source, target, **kwargs)
     p.start()
     try:
         wait_for(lambda: p.snapshot()["modules"]["input"]["acked"] == len(bodies), 20, show=p.snapshot)
@@ -56,7 +58,7 @@ def _shovel(amqp_url, broker, bodies, properties, **kwargs):
         assert p.stop(10)
     snap = p.snapshot()["modules"]
     assert snap["input"]["rejected"] == 0 and snap["output"]["failed"] == 0
-    return _get(broker, target, len(bodies))
+    return _get(broker, target, snap["output"]["confirmed"])
 
 
 def test_every_property_and_every_byte_of_the_body_arrive_unchanged(amqp_url, broker):
@@ -103,6 +105,19 @@ def test_decode_json_gives_the_same_json_back_as_utf8(amqp_url, broker, out_vars
     assert got[1][1] == b'"just a string"'
 
 
+def test_decode_lines_makes_one_event_per_line_and_acks_the_message_once(amqp_url, broker):
+    got = _shovel(amqp_url, broker, [b"one\ntwo\r\nthree\n"], {}, in_vars={"decode": "lines"})
+    assert [body for _, body in got] == [b"one\n", b"two\n", b"three\n"]  # encode: auto, as lines
+
+
+def test_decode_msgpack_gives_the_same_bytes_back(amqp_url, broker):
+    import msgpack
+
+    bodies = [msgpack.packb({"a": [1, "ü", b"\x00"]}, use_bin_type=True), msgpack.packb(2**63)]
+    got = _shovel(amqp_url, broker, bodies, {}, in_vars={"decode": "msgpack"})
+    assert [body for _, body in got] == bodies
+
+
 def test_decode_text_leaves_the_body_as_it_came(amqp_url, broker):
     bodies = [b"line one\n", "ü ✓".encode()]
     got = _shovel(amqp_url, broker, bodies, {}, in_vars={"decode": "text"})
@@ -112,7 +127,7 @@ def test_decode_text_leaves_the_body_as_it_came(amqp_url, broker):
 def test_decode_json_refuses_nan_and_garbage_so_nothing_invalid_is_sent_on(amqp_url, broker):
     source, target = broker.queue("in"), broker.queue("out")
     broker.publish(source, [b'{"a": NaN}', b"Infinity", b"[" * 100_000, b'{"a": 1}'])
-    p = pipeline(amqp_url, source, target, in_vars={"decode": "json"})
+    p = shovel(amqp_url, source, target, in_vars={"decode": "json"})
     p.start()
     try:
         wait_for(lambda: p.snapshot()["modules"]["input"]["acked"] == 1, 20, show=p.snapshot)
@@ -160,9 +175,17 @@ def test_properties_the_protocol_cannot_carry_send_the_event_to_failed(harness, 
     assert broker.count(target) == 0
 
 
-def test_encode_json_refuses_nan_instead_of_sending_invalid_json(harness, amqp_url, broker):
-    target, [bad] = _publish_one(harness, amqp_url, broker, new_event({"a": float("nan")}), encode="json")
+def test_encode_json_writes_nan_as_null_so_what_leaves_is_json(harness, amqp_url, broker):
+    target, failed = _publish_one(harness, amqp_url, broker, new_event({"a": float("nan")}), encode="json")
+    assert failed == []
+    [(_, body)] = _get(broker, target, 1)
+    assert body == b'{"a":null}'
+
+
+def test_data_that_does_not_encode_goes_to_failed_with_the_reason(harness, amqp_url, broker):
+    target, [bad] = _publish_one(harness, amqp_url, broker, new_event({"a": 1}), encode="text")
     assert bad["headers"]["error"]["type"] == "CodecError"
+    assert "text encodes str, not dict" in bad["headers"]["error"]["message"]
     assert broker.count(target) == 0
 
 
@@ -171,7 +194,7 @@ def test_encode_json_refuses_nan_instead_of_sending_invalid_json(harness, amqp_u
     [
         ({"properties": {"colour": "red"}}, "unknown message properties"),
         ({"properties": {"priority": "high"}}, "cannot be sent"),
-        ({"encode": "yaml"}, "'auto', 'raw', 'text', 'json'"),
+        ({"encode": "yaml"}, "encode: unknown codec 'yaml'; choose one of raw, text, lines, json"),
     ],
 )
 def test_bad_property_parameters_are_refused_at_load(variables, words):

@@ -36,6 +36,16 @@ def test_stream_out_then_in_acks_only_after_delivery(redis_url, client, key):
         assert h.module.metrics()["acked"] == 250
 
 
+def test_maxlen_trims_the_stream_and_field_names_the_entry_field(redis_url, client, key):
+    with Harness(RedisOut, {"url": redis_url, "key": key, "maxlen": 10, "field": "body"}) as out, gevent.Timeout(15):
+        out.feed(events(2000))
+        out.wait_consumed(2000)
+    # MAXLEN ~ trims whole nodes of the stream: about 10 entries are kept, never fewer.
+    assert 10 <= client.xlen(key) < 1000
+    [(_, fields)] = client.xrevrange(key, count=1)
+    assert fields == {b"body": b'{"i":1999}'}
+
+
 def test_what_was_not_acknowledged_comes_back_to_the_same_consumer(redis_url, client, key):
     client.xadd(key, {"data": b'"before"'})
     with Harness(RedisIn, {"url": redis_url, "key": key, "start": "0", "consumer": "c1"}, timeout=3) as h:

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import collections
+import gc
 import time
-from typing import Any, Literal
+from typing import Any
 
 import gevent
 import gevent.event
 import pika.exceptions
-from wishbone.ack import track
+from wishbone import codec
+from wishbone.ack import split, track
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
 
-from wb_amqp import codec
 from wb_amqp.connector import DEFAULT_URL, Connector
 from wb_amqp.session import Session
 from wb_amqp.topology import Topology
 
 __all__ = ["AMQPIn"]
+
+# A delivery settles when its last event is released. One kept alive only by a reference cycle
+# (a module's bug) is released at the next garbage collection, which an idle process may not
+# run for a long time: amqp_in runs one itself when deliveries are outstanding and nothing has
+# settled for this long, doubling the wait (up to _COLLECT_MAX) while that finds nothing.
+_COLLECT_FIRST = 2.0
+_COLLECT_MAX = 60.0
 
 
 class _Link:
@@ -84,9 +92,12 @@ class AMQPIn(Input):
         declare (bool): declare exchange, queue and bindings on every connect; False only
             checks that the queue exists (default True).
         prefetch (int): unacknowledged messages in flight at most (default 500).
-        decode (str): ``"raw"`` (default; ``"bytes"`` is the same): the body as it is;
-            ``"text"``: UTF-8; ``"json"``: one JSON text (NaN and Infinity refused). A body
-            that does not decode goes to ``failed`` (and is rejected once released).
+        decode (str): how the body becomes ``data``, a codec of ``wishbone.codec``:
+            ``"raw"`` (default; ``"bytes"`` is the same): the body as it is; ``"text"``:
+            UTF-8; ``"json"``: one JSON text (NaN and Infinity refused, integers exact);
+            ``"msgpack"``; ``"lines"`` / ``"json_lines"``: one event per line, all settling
+            the one message. A body that does not decode goes to ``failed`` (and is rejected
+            once released).
         requeue_failed (bool): requeue rejected messages instead of dead-lettering them
             (default False: a poison message would otherwise loop forever).
         heartbeat (int): AMQP heartbeat in seconds (default 30).
@@ -97,6 +108,13 @@ class AMQPIn(Input):
     Queues:
         outbox: one event per message.
         failed: events whose body did not decode (the message is rejected once released).
+
+    Metrics:
+        received, acked, rejected, unacked (emitted, not yet acknowledged),
+        stale_settlements (settled after their connection was lost: redelivered),
+        abandoned (cut off by a forced stop), decode_errors, reconnects, connected,
+        cycle_settlements (settled only at a garbage collection amqp_in ran: some module
+        keeps events in reference cycles; a warning says so).
     """
 
     def __init__(
@@ -116,7 +134,7 @@ class AMQPIn(Input):
         bindings: list[str] | None = None,
         declare: bool = True,
         prefetch: int = 500,
-        decode: Literal["raw", "bytes", "text", "json"] = "raw",
+        decode: str = "raw",
         requeue_failed: bool = False,
         heartbeat: int = 30,
         reconnect_delay: float = 0.5,
@@ -146,8 +164,11 @@ class AMQPIn(Input):
         self.url = self.connector.url
         self.topology = topology
         self.prefetch = prefetch
-        self.decode = "raw" if decode == "bytes" else decode
-        self._codec = codec.get(self.decode)
+        try:
+            self._codec = codec.get(decode)
+        except ValueError as exc:  # names the codecs; the bootstrap adds the JSON path
+            raise ValueError(f"decode: {exc}") from None
+        self.decode = self._codec.name  # "bytes" is "raw"; amqp_out's encode: auto reads it
         self.requeue_failed = requeue_failed
 
     @property
@@ -165,8 +186,9 @@ class AMQPIn(Input):
         self._intake = True
         self._stopping = False
         self._bad_body = RateLimitedLog(self.log)
+        self._cycles_log = RateLimitedLog(self.log)
         self.received = self.acked = self.rejected = self.stale = self.abandoned = 0
-        self.decode_errors = 0
+        self.decode_errors = self.cycle_settlements = 0
         self._connection = self.spawn(
             self.connector.run, self.log, ("consume from", "consuming"), self._setup, self._serve
         )
@@ -202,6 +224,7 @@ class AMQPIn(Input):
             "stale_settlements": self.stale,
             "abandoned": self.abandoned,
             "decode_errors": self.decode_errors,
+            "cycle_settlements": self.cycle_settlements,
             "reconnects": self.connector.reconnects,
             "connected": int(self.connector.ready),
         }
@@ -232,9 +255,11 @@ class AMQPIn(Input):
         """Acknowledge in batches until the session is lost (False), or stopping and all settled (True)."""
         lost = link.session.lost
         wake = self._wake
+        collect_after = _COLLECT_FIRST
         while not lost.is_set():
             if self._settlements:
                 self._acknowledge(link)
+                collect_after = _COLLECT_FIRST
             if self._stopping and (not link.outstanding or time.monotonic() >= self.stop_deadline - 0.3):
                 if link.outstanding:
                     self.log.warning(
@@ -245,7 +270,11 @@ class AMQPIn(Input):
             wake.clear()
             if self._settlements:
                 continue
-            wake.wait(0.5 if self._stopping else None)
+            if self._stopping:
+                wake.wait(0.5)
+            elif not wake.wait(collect_after) and link.outstanding:
+                collect_after = min(collect_after * 2, _COLLECT_MAX)
+                self._collect_cycles()
         if self._stopping:
             self.connector.close(link.session, self.stop_deadline)
             return True
@@ -293,6 +322,20 @@ class AMQPIn(Input):
         except (pika.exceptions.AMQPError, AttributeError):
             pass  # the channel closed meanwhile: the loss is handled by the caller, the broker redelivers
 
+    def _collect_cycles(self) -> None:
+        """Deliveries outstanding, none settled for a while: free events held only by reference cycles."""
+        before = len(self._settlements)
+        gc.collect()
+        freed = len(self._settlements) - before
+        if freed:
+            self.cycle_settlements += freed
+            self._cycles_log.warning(
+                "%d message(s) settled only at a garbage collection: a module of this pipeline keeps events "
+                "in reference cycles, which holds back their acknowledgement (%d so far).",
+                freed,
+                self.cycle_settlements,
+            )
+
     def _settled(self, tag: tuple, ok: bool | None) -> None:
         """Delivery callback (any greenlet, even the hub): only record and signal."""
         self._settlements.append((tag, ok))
@@ -317,7 +360,8 @@ class AMQPIn(Input):
         generation = link.generation
         outstanding = link.outstanding.append
         settle = self._settled
-        decode = self._codec.decode_frame
+        framed = self._codec.framed
+        decode = self._codec.decode if framed else self._codec.decode_frame
         codec_name = self.decode
         events = []
         append = events.append
@@ -343,7 +387,10 @@ class AMQPIn(Input):
                 failed = f"{type(exc).__name__}: {exc}"  # text only: a kept exception keeps its frames
                 self.decode_errors += 1
                 continue
-            append(track({"headers": headers, "data": data}, settle, (generation, tag)))
+            if framed:  # one event per line, the message settles with the last of them
+                events.extend(split(track({"headers": headers, "data": None}, settle, (generation, tag)), data))
+            else:
+                append(track({"headers": headers, "data": data}, settle, (generation, tag)))
         self.received += len(batch)
         if failed is not None:
             self._bad_body.warning("Bodies that do not decode as %s went to 'failed': %s", self.decode, failed)

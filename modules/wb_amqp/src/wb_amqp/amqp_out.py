@@ -6,17 +6,17 @@ import collections
 import functools
 import struct
 import time
-from typing import Any, Literal
+from typing import Any
 
 import gevent
 import gevent.event
 import pika
 import pika.exceptions
 from pika.spec import Basic
+from wishbone import codec
 from wishbone.ack import mark_abandoned
 from wishbone.module import Output
 
-from wb_amqp import codec
 from wb_amqp.connector import DEFAULT_URL, Connector
 from wb_amqp.session import Session
 from wb_amqp.topology import Topology
@@ -110,9 +110,10 @@ class AMQPOut(Output):
         encode (str): how ``data`` becomes the body. ``"auto"`` (default): with the codec
             named by the event's ``headers.amqp.decode`` (what ``amqp_in`` decoded the body
             with, so ``json`` in gives JSON out, a JSON string included), otherwise ``raw``.
-            ``"raw"``: bytes as they are, str as UTF-8, None empty, anything else JSON;
-            ``"text"``: str only; ``"json"``: every data as one JSON text, UTF-8. Data that
-            does not encode goes to ``failed``.
+            Or a codec of ``wishbone.codec``: ``"raw"``: bytes as they are, str as UTF-8,
+            anything else as JSON; ``"text"``: str only; ``"json"``: every data as one JSON
+            text, UTF-8 (NaN as null); ``"msgpack"``; ``"lines"``/``"json_lines"``: one line
+            with its newline. Data that does not encode goes to ``failed``.
         properties_header (str): the header holding the message properties to publish, a
             dotted path (default ``"amqp.properties"``, as ``amqp_in`` sets it; None: none).
             A ``user_id`` other than the URL's user is left out (the broker refuses it).
@@ -151,7 +152,7 @@ class AMQPOut(Output):
         routing_key: str = "",
         exchange_header: str | None = None,
         routing_key_header: str | None = None,
-        encode: Literal["auto", "raw", "text", "json"] = "auto",
+        encode: str = "auto",
         properties_header: str | None = "amqp.properties",
         properties: dict | None = None,
         persistent: bool | None = None,
@@ -196,7 +197,10 @@ class AMQPOut(Output):
         self._routing_key_path = _header_path(routing_key_header)
         self._properties_path = _header_path(properties_header)
         self.encode = encode
-        self._encode = None if encode == "auto" else codec.get(encode).encode
+        try:
+            self._encode = None if encode == "auto" else codec.get(encode).encode
+        except ValueError as exc:  # names the codecs; the bootstrap adds the JSON path
+            raise ValueError(f"encode: {exc} (or auto)") from None
         self.window = window
         # Parameters over the message's own properties; a message without any gets `default`.
         fixed = dict(_check_properties(dict(properties or {}), "properties"))

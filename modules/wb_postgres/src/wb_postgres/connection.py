@@ -1,4 +1,4 @@
-"""What both modules share: a psycopg connection made in gevent's threadpool, backoff, field paths.
+"""What both modules share: a psycopg connection made in gevent's threadpool, backoff, rows from events.
 
 psycopg blocks on its own socket, so every call to it goes through
 :func:`wishbone.blocking.call` (one call per batch or per poll, so the thread hand-off is paid
@@ -20,13 +20,14 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import JsonbDumper
 from wishbone.blocking import BlockingTimeout, call
 from wishbone.log import RateLimitedLog
+from wishbone.paths import compile_path
 from wishbone.reconnect import Reconnect
 
 __all__ = [
     "CALL_MARGIN",
     "STOP_MARGIN",
     "Session",
-    "compile_getter",
+    "compile_rows",
     "connect",
     "is_connection_error",
     "safe_close",
@@ -78,31 +79,36 @@ def _close(conn: psycopg.Connection) -> None:
         pass
 
 
-def compile_getter(path: str) -> Callable[[dict], Any]:
-    """A function reading the dotted field *path* (``data.user.name``) of an event; None when missing.
+def compile_rows(paths: list[str]) -> Callable[[list], list[tuple]]:
+    """A function turning a batch of events into rows: one tuple per event, one value per path.
 
-    A stand-in for ``wishbone.paths`` (branch proc) until it is on main: plain dotted keys, a
-    path starting at ``data`` or ``headers``.
+    *paths* are field paths of :mod:`wishbone.paths` (``data.user.name``, ``data.items[0]``);
+    a path that is missing in an event gives None (NULL). The function is compiled once: a
+    loop over the batch with each path's lookup inline (plain subscripts in a ``try``), so a
+    row costs no function call per column. ValueError (a :class:`~wishbone.paths.PathError`)
+    for a path that does not parse or does not start at ``data`` or ``headers``.
     """
-    parts = path.split(".")
-    if parts[0] not in ("data", "headers") or not all(parts):
-        raise ValueError(f"field path {path!r} must start at 'data' or 'headers' and name keys joined by '.'")
-    head, rest = parts[0], tuple(parts[1:])
-    if not rest:
-        return lambda event: event[head]
-    if len(rest) == 1:  # the common case, data.name: one lookup, no loop
-        key = rest[0]
-        return lambda event: value.get(key) if type(value := event[head]) is dict else None
-
-    def get(event: dict) -> Any:
-        value = event[head]
-        for key in rest:
-            if not isinstance(value, dict):
-                return None
-            value = value.get(key)
-        return value
-
-    return get
+    compiled = [compile_path(path) for path in paths]
+    lines = ["def rows_of(events):", "    rows = []", "    append = rows.append", "    for event in events:"]
+    namespace: dict[str, Any] = {}
+    for index, path in enumerate(compiled):
+        if all(type(key) is str for key in path.keys):
+            chain = "".join(f"[k{index}_{depth}]" for depth in range(len(path.keys)))
+            namespace.update({f"k{index}_{depth}": key for depth, key in enumerate(path.keys)})
+            lines += [
+                "        try:",
+                f"            v{index} = event{chain}",
+                "        except (KeyError, TypeError, IndexError):",
+                f"            v{index} = None",
+            ]
+        else:  # list indexes on the way: the path's own reader
+            namespace[f"get{index}"] = path.get
+            lines.append(f"        v{index} = get{index}(event, None)")
+    values = ", ".join(f"v{index}" for index in range(len(compiled)))
+    lines += [f"        append(({values},))", "    return rows"]
+    # The source holds only generated names: the keys are bound values, never code.
+    exec("\n".join(lines), namespace)
+    return namespace["rows_of"]
 
 
 class Session:

@@ -1,7 +1,8 @@
 """The ``postgres_out`` output: batched INSERT or COPY into a table, committed before events are let go.
 
 Each inbox batch becomes one transaction: an ``executemany`` of one INSERT (psycopg pipelines
-it), or one ``COPY ... FROM STDIN``, run in gevent's threadpool by one
+it) between BEGIN and COMMIT, or one ``COPY ... FROM STDIN`` (a statement of an autocommit
+session: a transaction of its own, two round trips fewer), run in gevent's threadpool by one
 :func:`wishbone.blocking.call`. The batch's events are released, which acknowledges a tracked
 input upstream, only once the COMMIT returned: at least once.
 
@@ -27,7 +28,7 @@ from wishbone import Output
 from wishbone.ack import mark_abandoned
 from wishbone.blocking import call
 
-from wb_postgres.connection import Session, compile_getter, is_connection_error
+from wb_postgres.connection import Session, compile_rows, is_connection_error
 
 __all__ = ["MAX_PENDING", "MAX_PER_CALL", "PostgresOut"]
 
@@ -42,8 +43,9 @@ class PostgresOut(Session, Output):
 
     Parameters:
         table (str): the table to write to, ``name`` or ``schema.name`` (quoted as identifiers).
-        columns (dict): column name -> field path of the value (``{"name": "data.user.name"}``);
-            a path that is missing in an event writes NULL, a dict is sent as JSON.
+        columns (dict): column name -> field path of the value (``{"name": "data.user.name"}``,
+            ``"data.tags[0]"``: :mod:`wishbone.paths`); a path that is missing in an event
+            writes NULL, a dict is sent as JSON.
         dsn (str): libpq connection string or URL (default ``host=127.0.0.1 port=5432 dbname=test``).
         method (str): ``insert`` (executemany in one transaction) or ``copy`` (COPY FROM STDIN)
             (default ``insert``).
@@ -84,7 +86,7 @@ class PostgresOut(Session, Output):
         self.table = table
         self.columns = dict(columns)
         self.method = method
-        self.pg_getters = [compile_getter(path) for path in self.columns.values()]
+        self.pg_rows = compile_rows(list(self.columns.values()))
         target = sql.Identifier(*table.split("."))
         names = sql.SQL(", ").join(sql.Identifier(c) for c in self.columns)
         if method == "copy":
@@ -133,8 +135,7 @@ class PostgresOut(Session, Output):
 
         The batch is kept until its COMMIT returned, so a tracked input upstream is acknowledged only then.
         """
-        getters = self.pg_getters
-        rows = [tuple([get(event) for get in getters]) for event in events]
+        rows = self.pg_rows(events)
         try:
             while len(self.pg_pending) >= MAX_PENDING:
                 self.pg_room.clear()
@@ -265,11 +266,15 @@ class PostgresOut(Session, Output):
                 break
 
     def pg_run(self, conn: psycopg.Connection, rows: list) -> None:
-        """In a thread: one transaction with the rows (executemany or COPY)."""
-        with conn.transaction(), conn.cursor() as cur:
-            if self.method == "copy":
-                with cur.copy(self.pg_statement) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            else:
+        """In a thread: one transaction with the rows (executemany or COPY).
+
+        The connection is in autocommit mode, so one COPY statement is a transaction by itself
+        (all rows or none, durable when it returns): no BEGIN and COMMIT round trips around it.
+        """
+        if self.method == "copy":
+            with conn.cursor() as cur, cur.copy(self.pg_statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(self.pg_statement, rows)

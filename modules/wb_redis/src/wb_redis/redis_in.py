@@ -97,6 +97,9 @@ class RedisIn(Input):
         self.consumer_name = consumer
         self.start_id, self.field, self.pattern = start, field, pattern
         self.codec = codecs.get(decode)
+        # One data item per value: the item itself, or for a framed codec (lines) the list of them.
+        self._decode = self.codec.decode if self.codec.framed else self.codec.decode_frame
+        self._field = None if field is None else field.encode()
         self.processing_name = processing
         self.block, self.claim_idle, self.claim_interval, self.timeout = block, claim_idle, claim_interval, timeout
         self.read = self.acked = self.claimed = self.recovered = self.decode_errors = 0
@@ -159,7 +162,7 @@ class RedisIn(Input):
             if raw is None or isinstance(raw, dict):
                 data = {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in (raw or {}).items()}
             else:
-                [data] = self.codec.decode(raw) if not self.codec.framed else [self.codec.decode(raw)]
+                data = self._decode(raw)
         except (codecs.CodecError, ValueError) as exc:
             self.decode_errors += 1
             self._bad.warning("Redis %s: data that does not decode: %s", headers, str(exc))
@@ -215,16 +218,27 @@ class RedisIn(Input):
             self._emit_entries(entries)
 
     def _emit_entries(self, entries: list) -> None:
-        events = []
+        """One tracked event per stream entry, emitted in one batch (the loop is per event: kept lean)."""
+        events: list = []
+        append = events.append
+        key, field, decode, settle = self.key, self._field, self._decode, self._settle
         for entry_id, fields in entries:
             ident = entry_id.decode()
             if fields is None:  # deleted from the stream while pending: nothing to deliver
                 self._settled.append(ident)
                 continue
-            raw = fields if self.field is None else fields.get(self.field.encode())
-            event = self._event(raw, {"key": self.key, "id": ident}, ident)
+            raw = fields if field is None else fields.get(field)
+            if type(raw) is bytes:
+                try:
+                    data = decode(raw)
+                except (codecs.CodecError, ValueError):
+                    pass  # _event below sends it to failed with the reason
+                else:
+                    append(track({"headers": {"redis": {"key": key, "id": ident}}, "data": data}, settle, ident))
+                    continue
+            event = self._event(raw, {"key": key, "id": ident}, ident)  # the whole entry, none, or bad
             if event is not None:
-                events.append(event)
+                append(event)
         self._emit(events)
 
     def _create_group(self, client: redis.Redis) -> bool:

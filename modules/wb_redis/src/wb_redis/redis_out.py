@@ -119,14 +119,18 @@ class RedisOut(Output):
         """A fresh pipeline of *commands* (redis-py empties a pipeline when it executes, even on error)."""
         assert self._link is not None
         pipe = self._link.client.pipeline(transaction=False)
+        queue = pipe.execute_command
         if self.mode == "stream":
-            maxlen = self.maxlen or None
+            # The arguments redis-py's xadd() builds (XADD key [MAXLEN ~ n] * field value),
+            # put together once per batch instead of once per event.
+            trim = ("MAXLEN", "~", str(self.maxlen)) if self.maxlen else ()
+            tail = (*trim, "*", self.field)
             for key, value in commands:
-                pipe.xadd(key, {self.field: value}, maxlen=maxlen, approximate=True)
+                queue("XADD", key, *tail, value)
         else:
-            command = {"publish": pipe.publish, "lpush": pipe.lpush, "rpush": pipe.rpush}[self.mode]
+            name = {"publish": "PUBLISH", "lpush": "LPUSH", "rpush": "RPUSH"}[self.mode]
             for key, value in commands:
-                command(key, value)
+                queue(name, key, value)
         return pipe
 
     def _execute(self, commands: list, queued: list) -> list | None:

@@ -18,7 +18,9 @@ and under ``CI=true`` they fail. The helpers::
         ...
         distinct, duplicates = ids(broker.take_all(target))
 
-Names are imported on first use: loading the plugin imports neither pika nor gevent.
+:func:`shovel` builds the pipeline ``amqp_in -> passthrough -> amqp_out`` between two queues
+(:func:`shovel_document`, its bootstrap document), :func:`wait_for` lets greenlets run until a
+condition holds. Names are imported on first use: loading the plugin imports neither pika nor gevent.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wb_amqp.testing.broker import Broker, close_all_connections, connections, ids, queue_states
+    from wb_amqp.testing.pipelines import shovel, shovel_document, wait_for
     from wb_amqp.testing.services import AMQP_URL, amqp_available, amqp_url_from_env, rabbitmqctl, vhost_url
 
 __all__ = [
@@ -39,12 +42,20 @@ __all__ = [
     "ids",
     "queue_states",
     "rabbitmqctl",
+    "shovel",
+    "shovel_document",
     "vhost_url",
+    "wait_for",
 ]
 
 _BROKER = ("Broker", "close_all_connections", "connections", "ids", "queue_states")
 _SERVICES = ("AMQP_URL", "amqp_available", "amqp_url_from_env", "rabbitmqctl", "vhost_url")
-_HOMES = {**dict.fromkeys(_BROKER, "wb_amqp.testing.broker"), **dict.fromkeys(_SERVICES, "wb_amqp.testing.services")}
+_PIPELINES = ("shovel", "shovel_document", "wait_for")
+_HOMES = {
+    **dict.fromkeys(_BROKER, "wb_amqp.testing.broker"),
+    **dict.fromkeys(_SERVICES, "wb_amqp.testing.services"),
+    **dict.fromkeys(_PIPELINES, "wb_amqp.testing.pipelines"),
+}
 
 
 def __getattr__(name: str) -> Any:
