@@ -177,7 +177,7 @@ def json_dumps(data: Any) -> bytes:
     try:
         return orjson.dumps(data, default=_json_default, option=_ORJSON_OPTIONS)
     except TypeError as exc:
-        first = exc
+        first = str(exc)  # not the exception: its traceback would hold the callers' frames (and events) in a cycle
     # orjson could not: integers beyond 64 bits, subclasses it refuses, str with lone surrogates
     try:
         text = _json.dumps(_finite(data), ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -44,12 +44,6 @@ def test_an_event_held_by_a_reference_cycle_is_acked_and_warned_about(
     assert "settled only at a garbage collection" in caplog.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="wishbone.codec.json_dumps keeps orjson's TypeError (integers beyond 64 bits) in a local: "
-    "exception -> traceback -> frame -> exception is a cycle, and the frame's f_back chain keeps the "
-    "callers' events alive until a garbage collection (fix: keep str(exc), not exc)",
-)
 def test_integers_beyond_64_bits_settle_without_a_garbage_collection(amqp_url, broker, no_automatic_gc):
     source, target = broker.queue("in"), broker.queue("out")
     broker.publish(source, [b"12345678901234567890123", b"[1]"])
