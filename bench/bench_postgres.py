@@ -29,39 +29,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import uuid
 
 import gevent
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from report import result
+from report import WINDOW, measured, result
 from wishbone import Pipeline
 
 BATCH = 100
 POLLS_PER_STORE = 10  # postgres_in's POLLS_PER_CALL: the cursor is stored once per (up to) 10 full polls
 PAYLOAD = {"n": 42, "name": "a user name of some length"}
-
-
-class Window:
-    """The timed window of one run: wall seconds and CPU seconds of this process, over the same span."""
-
-    def __init__(self) -> None:
-        self.cpu = 0.0
-        self._wall = self._cpu = 0.0
-
-    def start(self) -> None:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-    def stop(self) -> float:
-        """Wall seconds since :meth:`start`; the CPU seconds are kept in ``cpu``."""
-        self.cpu = time.process_time() - self._cpu
-        return time.perf_counter() - self._wall
-
-
-#: Every run function times its work with this; ``measured`` reads its CPU seconds.
-WINDOW = Window()
 
 
 def fresh_table(dsn: str, columns: str) -> str:
@@ -220,12 +199,6 @@ def wishbone_in(dsn: str, source: str, cursors: str, n: int) -> float:
     pipeline.stop(30)
     assert source_module.rows == n, (source_module.rows, n)
     return n / elapsed
-
-
-def measured(run, *args) -> tuple[float, float]:
-    """(rows/s as *run* returns it, CPU seconds of this process in its timed window)."""
-    rate = run(*args)
-    return rate, WINDOW.cpu
 
 
 def report(label: str, rates: dict, cpus: dict) -> tuple[float, float, float]:

@@ -20,35 +20,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 import uuid
 
 import orjson
 import redis
-from report import result
+from report import WINDOW, measured, result
 from wishbone import Pipeline
 
 URL = "redis://127.0.0.1:6379/0"
-
-
-class Window:
-    """The timed window of one run: wall seconds and CPU seconds of this process, over the same span."""
-
-    def __init__(self) -> None:
-        self.cpu = 0.0
-        self._wall = self._cpu = 0.0
-
-    def start(self) -> None:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-
-    def stop(self) -> float:
-        """Wall seconds since :meth:`start`; the CPU seconds are kept in ``cpu``."""
-        self.cpu = time.process_time() - self._cpu
-        return time.perf_counter() - self._wall
-
-
-#: Every run function times its work with this; ``measured`` reads its CPU seconds.
-WINDOW = Window()
 
 
 def fill(client: redis.Redis, key: str, n: int) -> None:
@@ -123,12 +102,6 @@ def wishbone_out(key: str, n: int) -> float:
     p.stop(30)
     assert p.modules["output"].written == n
     return n / WINDOW.stop()
-
-
-def measured(run, *args) -> tuple[float, float]:
-    """(events/s as *run* returns it, CPU seconds of this process in its timed window)."""
-    rate = run(*args)
-    return rate, WINDOW.cpu
 
 
 def main(argv: list[str] | None = None) -> int:
