@@ -80,6 +80,7 @@ def watch(counter, sender: subprocess.Popen, count: int, backlog: bool) -> dict:
     if backlog:
         sender.wait()
     first = last = (0.0, 0.0)
+    begun = time.perf_counter()  # "nothing new for IDLE_END" counts from here until the first event
     seen = 0
     while True:
         gevent.sleep(0.002)
@@ -89,7 +90,7 @@ def watch(counter, sender: subprocess.Popen, count: int, backlog: bool) -> dict:
             if not seen:
                 first = now
             seen, last = n, now
-        elif sender.poll() is not None and now[0] - max(last[0], first[0]) > IDLE_END:
+        elif sender.poll() is not None and now[0] - max(last[0], begun) > IDLE_END:
             break
     took = float(sender.stdout.read().split()[1])
     wall, cpu = last[0] - first[0], last[1] - first[1]

@@ -10,7 +10,8 @@ import gevent.socket
 import gevent.ssl
 import gevent.subprocess
 import pytest
-from wb_syslog import SyslogIn, _datagrams
+from wb_syslog import SyslogIn
+from wishbone import datagrams
 from wishbone.testing import Harness
 
 M5424 = b'<165>1 2003-10-11T22:14:15.003Z host1 evntslog 42 ID47 [ex@32473 iut="3"] An event'
@@ -33,8 +34,8 @@ def test_udp_both_rfcs_parsed_into_fields(send_udp):
 def udp_reader(request, monkeypatch):
     """Each UDP test twice: many datagrams per call (Linux), and one recvfrom per datagram (elsewhere)."""
     if request.param == "recvfrom":
-        monkeypatch.setattr(_datagrams, "available", lambda: False)
-    elif not _datagrams.available():
+        monkeypatch.setattr(datagrams, "available", lambda: False)  # as where there is no recvmmsg
+    elif not datagrams.available():
         pytest.skip("recvmmsg is Linux only")
     return request.param
 

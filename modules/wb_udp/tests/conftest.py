@@ -79,3 +79,18 @@ def wait_until():
 def read_line():
     """``read_line(proc, deadline) -> str``: one line of a child's stdout, or fail."""
     return _read_line
+
+
+@pytest.fixture(params=["recvmmsg", "recvfrom"])
+def udp_reader(request, monkeypatch):
+    """The test twice: udp_in reading a batch per ``recvmmsg`` (Linux), and one ``recvfrom`` per datagram.
+
+    The second is what :mod:`wishbone.datagrams` does where ``recvmmsg`` is missing (not Linux).
+    """
+    from wishbone import datagrams
+
+    if request.param == "recvfrom":
+        monkeypatch.setattr(datagrams, "available", lambda: False)
+    elif not datagrams.available():
+        pytest.skip("recvmmsg is Linux only")
+    return request.param

@@ -36,7 +36,7 @@ def send(port: int, *datagrams: bytes) -> tuple[str, int]:
         return s.getsockname()
 
 
-def test_hundred_thousand_datagrams_from_another_process_all_arrive(start_sender, wait_process, wait_until):
+def test_hundred_thousand_datagrams_from_another_process_all_arrive(start_sender, wait_process, wait_until, udp_reader):
     p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
     with gevent.Timeout(60):
         p.start()
@@ -54,7 +54,7 @@ def test_hundred_thousand_datagrams_from_another_process_all_arrive(start_sender
     assert not [g for m in p.modules.values() for g in m.greenlets() if not g.dead]
 
 
-def test_garbage_empty_and_60kb_datagrams_arrive_intact_as_raw_bytes():
+def test_garbage_empty_and_60kb_datagrams_arrive_intact_as_raw_bytes(udp_reader):
     garbage = bytes(range(256)) * 4
     big = os.urandom(60_000)
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0}) as h:
@@ -65,7 +65,7 @@ def test_garbage_empty_and_60kb_datagrams_arrive_intact_as_raw_bytes():
     assert h.module.metrics()["datagrams"] == 3
 
 
-def test_text_decoding_and_invalid_utf8_goes_to_failed():
+def test_text_decoding_and_invalid_utf8_goes_to_failed(udp_reader):
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "text"}) as h:
         send(h.module.port, "héllo\n".encode(), b"\xff\xfe bad", b"")
         good = h.collect("outbox", 2)
@@ -76,7 +76,7 @@ def test_text_decoding_and_invalid_utf8_goes_to_failed():
     assert bad["headers"]["error"]["message"] == "invalid UTF-8 at byte 0: invalid start byte"
 
 
-def test_lines_decoding_strips_the_newline_echo_adds_and_splits_lines():
+def test_lines_decoding_strips_the_newline_echo_adds_and_splits_lines(udp_reader):
     # `echo hello | nc -u` sends "hello\n"; with decode text the newline stays (above), with lines it goes
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "lines"}) as h:
         addr = send(h.module.port, b"hello\n", b"one\r\ntwo\nthree", b"", b"\n", "é\n".encode())
@@ -141,7 +141,7 @@ def test_json_decoding_errors_are_routed_to_failed_and_counted(wait_until):
     assert snap["queues"]["udp.failed"] == {"in": 5, "out": 5, "dropped": 0, "size": 0}
 
 
-def test_json_decoding_errors_show_the_reason_and_raw_bytes():
+def test_json_decoding_errors_show_the_reason_and_raw_bytes(udp_reader):
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "decode": "json"}) as h:
         send(h.module.port, b'{"a": [1, 2]}', b"{oops")
         [good] = h.collect("outbox", 1)
@@ -164,13 +164,14 @@ def test_unrouted_failed_queue_counts_the_datagrams_as_dropped(wait_until):
     assert p.snapshot()["queues"]["udp.failed"]["dropped"] == 1
 
 
-def test_datagram_longer_than_max_size_goes_to_failed_not_cut_short():
+def test_datagram_longer_than_max_size_goes_to_failed_not_cut_short(udp_reader):
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "max_size": 1000}) as h:
         send(h.module.port, b"a" * 1000, b"b" * 1001)
         [ok] = h.collect("outbox", 1)
         [bad] = h.collect("failed", 1)
     assert ok["data"] == b"a" * 1000
     assert "max_size" in bad["headers"]["error"]["message"]
+    assert bad["data"] == b"b" * 1001  # its bytes, whole
 
 
 def test_two_processes_share_a_port_with_so_reuseport(start_sender, wait_process, read_line):
@@ -223,6 +224,15 @@ def test_intake_stops_promptly_and_leaves_no_greenlet():
     assert not p.modules["udp"].ready
 
 
+def test_a_stop_first_reads_what_the_kernel_already_holds(udp_reader):
+    p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
+    with gevent.Timeout(10):
+        p.start()
+        send(p.modules["udp"].port, *(b"%d" % i for i in range(3000)))  # no yield: all wait in the kernel
+        assert p.stop(5)
+    assert (p.modules["udp"].datagrams, p.modules["sink"].consumed) == (3000, 3000)
+
+
 def test_a_port_taken_without_reuseport_is_a_clear_error():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
@@ -244,7 +254,7 @@ def test_bad_parameters_are_load_errors(variables, needle):
         assert "bootstrap.udp" in str(info.value) and "raw, text, lines, json, json_lines, msgpack" in str(info.value)
 
 
-def test_gevent_socket_sender_in_the_same_process_does_not_starve(wait_until):
+def test_gevent_socket_sender_in_the_same_process_does_not_starve(wait_until, udp_reader):
     # reader and sender share one hub: the reader must yield between batches
     p = build({"udp": ("udp_in", {"port": 0}), "sink": ("null", {})}, {"udp.outbox": ["sink.inbox"]})
     with gevent.Timeout(20):
@@ -271,7 +281,7 @@ def test_kernel_drops_are_counted_when_the_receive_buffer_overflows(wait_until):
     assert metrics["datagrams"] + metrics["kernel_drops"] == 1000
 
 
-def test_ipv6_address():
+def test_ipv6_address(udp_reader):
     if not socket.has_ipv6:
         pytest.skip("no IPv6")
     with gevent.Timeout(10), Harness(UDPIn, {"port": 0, "address": "::1"}) as h:

@@ -12,10 +12,10 @@ from typing import Any, Literal
 import gevent
 import gevent.socket
 from wishbone import Input, framing, streamserver
+from wishbone.datagrams import DatagramReader
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 
-from wb_syslog import _datagrams
 from wb_syslog.rfc import SyslogError, parse, parse_3164, parse_5424
 
 __all__ = ["SyslogIn"]
@@ -327,68 +327,36 @@ class SyslogIn(Input):
     def _udp_batch_reader(self, sock: socket.socket) -> Callable[[], bool]:
         """A function that reads up to a batch of datagrams and hands them on; True if the batch was full.
 
-        On Linux one ``recvmmsg`` call reads the whole batch into buffers made once
-        (:mod:`wb_syslog._datagrams`); elsewhere, one ``recvfrom`` per datagram.
+        :class:`wishbone.datagrams.DatagramReader`: on Linux one ``recvmmsg`` call reads the whole
+        batch into buffers made once; elsewhere, one ``recvfrom`` per datagram.
         """
         max_message = self.max_message
-        batch_size = self.batch_size
         too_long_error = f"datagram longer than max_message ({max_message} bytes)"
+        reader = DatagramReader(sock, max_message, self.batch_size, strip_newline=True)
+        receive, slots = reader.receive, reader.slots
 
-        def too_long(data: bytes, peer: tuple) -> dict:
-            return self._failure(list(peer[:2]), "udp", data[:max_message], ValueError(too_long_error), frame=True)
-
-        if _datagrams.available():
-            receiver = _datagrams.BatchReceiver(sock.fileno(), max_message, batch_size, strip_newline=True)
-            receive = receiver.receive
-
-            def read_batch() -> bool:
-                try:
-                    payloads, peers, long_ones = receive()
-                except OSError as exc:
-                    self._bad.warning("Receiving failed: %s", exc)
-                    return False
-                if long_ones:
-                    failed = [too_long(payloads[i], peers[i]) for i in long_ones]
-                    for i in reversed(long_ones):
-                        del payloads[i], peers[i]
-                    self._hand_on_failed(failed)
-                if payloads:
-                    self._events(payloads, peers, "udp")
-                return len(payloads) + len(long_ones) == receiver.slots
-
-            return read_batch
-
-        recvfrom = sock.recvfrom
-        bufsize = max_message + 2  # the message, its newline, one byte more: a longer one is seen as such
-
-        def read_batch_one_by_one() -> bool:
-            payloads: list[bytes] = []
-            peers: list[tuple] = []
-            failed: list[dict] = []
-            full = False
+        def read_batch() -> bool:
             try:
-                for _ in range(batch_size):
-                    data, peer = recvfrom(bufsize)
-                    if data[-1:] == b"\n":
-                        data = data[:-1]
-                    if len(data) > max_message:
-                        failed.append(too_long(data, peer))
-                        continue
-                    payloads.append(data)
-                    peers.append(peer)
-                else:
-                    full = True
-            except BlockingIOError:
-                pass
-            except OSError as exc:
+                payloads, peers, long_ones = receive()
+            except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
                 self._bad.warning("Receiving failed: %s", exc)
+                return False
+            full = len(payloads) == slots
+            if long_ones:
+                failed = [
+                    self._failure(
+                        list(peers[i]), "udp", payloads[i][:max_message], ValueError(too_long_error), frame=True
+                    )
+                    for i in long_ones
+                ]
+                for i in reversed(long_ones):
+                    del payloads[i], peers[i]
+                self._hand_on_failed(failed)
             if payloads:
                 self._events(payloads, peers, "udp")
-            if failed:
-                self._hand_on_failed(failed)
             return full
 
-        return read_batch_one_by_one
+        return read_batch
 
     # ------------------------------------------------------------------ TCP
     def _frames(

@@ -8,6 +8,7 @@ import time
 import gevent
 import gevent.socket
 from wishbone import codec
+from wishbone.datagrams import DatagramReader
 from wishbone.event import error_record
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
@@ -36,7 +37,8 @@ class UDPIn(Input):
 
     Each datagram becomes ``{"headers": {"udp": {"peer": [host, port]}}, "data": ...}``.
     One reader greenlet waits for the socket to be readable, then reads without blocking
-    until the socket is empty or a batch is full, and hands the batch on at once. The socket
+    until the socket is empty or a batch is full, and hands the batch on at once (on Linux
+    one ``recvmmsg`` call per batch: :class:`wishbone.datagrams.DatagramReader`). The socket
     has ``SO_REUSEPORT``: with ``--instances N`` every worker binds the same port and the
     kernel spreads datagrams over them (by sender address and port). Only the workers of one
     server share a port: another server (a second ``wishbone debug`` of the same file) is
@@ -183,45 +185,50 @@ class UDPIn(Input):
         """Wait for readability, drain up to a batch without blocking, hand it on; repeat."""
         watcher = self._watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
         wait = gevent.socket.wait
-        recvfrom = sock.recvfrom
-        bufsize = self.max_size + 1  # one byte more: a longer datagram is seen, not cut short
-        max_size = self.max_size
+        # recvmmsg on Linux: a batch per system call, into buffers made once (wishbone.datagrams)
+        reader = DatagramReader(sock, self.max_size, self.batch_size)
+        receive, slots = reader.receive, reader.slots
         decode = None if self._codec.name == "raw" else self._codec.decode  # raw: the bytes, no call
-        batch_size = self.batch_size
+        too_long = ValueError("datagram longer than max_size")
 
         def read_batch() -> bool:
             """Read what is there, up to a batch, and hand it on; True if the batch was full."""
-            events: list[dict] = []
-            failed: list[dict] = []
-            read = 0  # when a recvfrom raises in round `read`, `read` datagrams came before it
-            full = False
             try:
-                for read in range(batch_size):  # noqa: B007 (read after the loop)
-                    data, peer = recvfrom(bufsize)
-                    if len(data) > max_size:
-                        failed.append(self._failure(peer, data, ValueError("datagram longer than max_size")))
-                    elif decode is None:
-                        events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": data})
-                    else:
-                        try:
-                            items = decode(data)
-                        except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
-                            failed.append(self._failure(peer, data, exc))
-                            continue
-                        for item in items:
-                            events.append({"headers": {"udp": {"peer": [peer[0], peer[1]]}}, "data": item})
-                read, full = batch_size, True
-            except BlockingIOError:
-                pass
+                payloads, peers, long_ones = receive()
             except OSError as exc:  # e.g. an ICMP error reported on the socket: read on
                 self._bad.warning("Receiving failed: %s", exc)
+                return False
+            read = len(payloads)
+            if not read:
+                return False
             self.datagrams += read
+            failed = []
+            if long_ones:
+                failed = [self._failure(peers[i], payloads[i], too_long) for i in long_ones]
+                for i in reversed(long_ones):
+                    del payloads[i], peers[i]
+            if decode is None:
+                events = [
+                    {"headers": {"udp": {"peer": [*peer]}}, "data": data}
+                    for data, peer in zip(payloads, peers, strict=True)
+                ]
+            else:
+                events = []
+                append = events.append
+                for data, peer in zip(payloads, peers, strict=True):
+                    try:
+                        items = decode(data)
+                    except Exception as exc:  # any decoder error: the datagram fails, the reader goes on
+                        failed.append(self._failure(peer, data, exc))
+                        continue
+                    for item in items:
+                        append({"headers": {"udp": {"peer": [*peer]}}, "data": item})
             self.events += len(events)
             if events:
                 self.emit_batch(events)
             if failed:
                 self._hand_on_failed(failed)
-            return full
+            return read == slots
 
         try:
             while self.running:
