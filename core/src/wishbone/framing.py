@@ -70,6 +70,9 @@ DECODINGS = (*ENCODINGS, "auto")
 
 _MAX_LENGTH_PREFIX = 0xFFFFFFFF
 _UNPACK_LENGTH = struct.Struct(">I").unpack_from
+#: Octet counts already read (the digits -> their value): one lookup instead of a check and int() per frame.
+_COUNTS: dict[bytes, int] = {}
+_COUNTS_KEPT = 8192
 #: How much of a bad frame an error keeps (its head; at most the decoder's max_size too).
 ERROR_HEAD = 65536
 
@@ -306,6 +309,8 @@ class OctetCountingDecoder(_CountedDecoder):
         # the checks of _header and feed, in one loop of locals: what fails any of them is left to feed
         find = data.find
         append = frames.append
+        counts = _COUNTS
+        known = counts.get
         reach = self._digits + 1
         max_size = self.max_size
         end = len(data)
@@ -313,13 +318,18 @@ class OctetCountingDecoder(_CountedDecoder):
             space = find(b" ", pos, pos + reach)
             if space > pos:
                 count = data[pos:space]
-                if count.isdigit() and data[pos] != 0x30:
+                length = known(count)
+                if length is None and count.isdigit() and data[pos] != 0x30:  # a count not seen before
                     length = int(count)
+                    if len(counts) < _COUNTS_KEPT:
+                        counts[count] = length
+                if length is not None:
                     stop = space + 1 + length
                     if stop <= end and length <= max_size:
                         append(data[space + 1 : stop])
                         pos = stop
                         continue
+                    break
             if data[pos] in b"\r\n":  # a separator between frames
                 pos += 1
                 continue
