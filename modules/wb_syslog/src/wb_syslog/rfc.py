@@ -71,8 +71,7 @@ def parse(text: str) -> dict:
     parts = text.split(" ", 7)
     if len(parts) == 8:
         head, timestamp, host, app, procid, msgid, sd, message = parts
-        if message[:1] == _BOM:
-            message = message[1:]
+        message = message.removeprefix(_BOM)  # one call; the same object when there is none
     elif len(parts) == 7:
         head, timestamp, host, app, procid, msgid, sd = parts
         message = ""
