@@ -160,3 +160,23 @@ def test_unknown_names_and_bad_sizes_are_refused():
         framing.decoder("newline", max_size=0)
     with pytest.raises(FrameError, match="empty frame"):
         framing.encode_octet_counting([b""])
+
+
+@pytest.mark.parametrize("name", ["octet_counting", "length_prefix", "auto"])
+def test_a_whole_buffer_and_a_byte_at_a_time_give_the_same_frames_and_errors(name):
+    # fed whole, the complete frames take the fast path; a byte at a time, every one the careful loop
+    encode = framing.encoder("length_prefix" if name == "length_prefix" else "octet_counting")
+    good = [b"a", b"bb" * 20, "héllo\n".encode()]
+    counted = name != "length_prefix"  # octet counting: separators between frames, garbage resynchronised
+    crlf, lf, bad = (b"\r\n", b"\n", b"garbage line\n") if counted else (b"", b"", b"")
+    wire = encode(good) + crlf + encode([b"x" * 100]) + bad + encode(good) + lf + encode(good)[:-2]
+    results = []
+    for chunks in ([wire], [wire[i : i + 1] for i in range(len(wire))], cut(wire, random.Random(name))):
+        decoder = framing.decoder(name, max_size=64)
+        frames = feed_all(decoder, chunks)
+        results.append((frames, [e.reason for e in decoder.take_errors()], decoder.error_count))
+    assert results[0] == results[1] == results[2]
+    frames, reasons, count = results[0]  # (a garbage error's head is what the chunk held: not compared)
+    assert frames == good * 2 + good[:2]
+    assert "longer than 64" in reasons[0] and "truncated" in reasons[-1]
+    assert count == len(reasons) == (3 if bad else 2)  # too long, garbage, truncated

@@ -64,6 +64,26 @@ def test_rfc3164_examples_and_variants():
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "<13>1 - - - - - -",
+        "<191>1 2024-01-01T00:00:00Z h\u00e9 app 12 ID -  \ufeff\ufeffkept one BOM ",
+        "<0>1 -x x- - -- ---- - a - b",
+        "<38>1 2026-12-01T11:52:00+00:00 localhost prg00000 1234 - - \ufeffseq: 0000000000, thread: 0000\n",
+    ],
+)
+def test_the_fast_path_gives_what_the_careful_parser_gives(text):
+    assert parse(text) == parse_5424(text)
+
+
+def test_what_the_fast_path_leaves_is_read_or_refused_by_the_careful_parsers():
+    text = "<13>1  - - - - - - two spaces in the header"
+    assert parse(text) == parse_5424(text)
+    with pytest.raises(SyslogError, match="0..191"):
+        parse("<192>1 - - - - - - x")
+
+
+@pytest.mark.parametrize(
     ("text", "reason"),
     [
         ("no pri at all", "no <PRI>"),
