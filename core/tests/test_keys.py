@@ -50,3 +50,17 @@ def test_no_key_is_none_both_at_once_is_refused_and_a_bad_path_names_its_column(
         batch_keys("data.a", "data.a")
     with pytest.raises(PathError):
         batch_keys("data..a", None)
+
+
+def test_keyed_hands_each_failure_to_fail_and_the_rest_back_with_their_keys():
+    from wishbone.expression import ExpressionError
+    from wishbone.keys import batch_keys, keyed
+
+    failed = []
+    text, number, items = ({"headers": {}, "data": {"n": n}} for n in ("abc", 1, [1, 2]))
+    kept, keys = keyed(batch_keys(None, "length(data.n)"), [text, number, items], lambda e, x: failed.append((e, x)))
+    assert kept == [text, items] and keys == [3, 2]
+    assert [e for e, _ in failed] == [number] and isinstance(failed[0][1], ExpressionError)
+    events = [text, number]
+    plain, none_keys = keyed(None, events, lambda e, x: failed.append((e, x)))
+    assert plain is events and none_keys == [None, None] and len(failed) == 1

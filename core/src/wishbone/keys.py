@@ -25,7 +25,7 @@ from typing import Any
 from wishbone.expression import ExpressionError, compile_expression
 from wishbone.paths import compile_path
 
-__all__ = ["BatchKeys", "batch_keys", "hashable"]
+__all__ = ["BatchKeys", "batch_keys", "hashable", "keyed"]
 
 #: ``keys_of(events) -> (events, keys, failures)``; see :func:`batch_keys`.
 BatchKeys = Callable[[list], tuple[list, list, list]]
@@ -50,6 +50,21 @@ def batch_keys(key: str | None, key_expression: str | None) -> BatchKeys | None:
     if key_expression is not None:
         return _expression_keys(key_expression)
     return None
+
+
+def keyed(keys_of: BatchKeys | None, events: list, fail: Callable[[dict, BaseException], None]) -> tuple[list, list]:
+    """``(events, keys)`` of a batch by *keys_of* (from :func:`batch_keys`), each failure handed to *fail*.
+
+    What a module's ``consume_batch`` does first: the events a key cannot be had for go to
+    ``fail(event, error)`` (a module's :meth:`~wishbone.module.Module.fail`), the others come back
+    with their keys in order. Without *keys_of* (no key configured) every key is None.
+    """
+    if keys_of is None:
+        return events, [None] * len(events)
+    events, keys, failures = keys_of(events)
+    for event, exc in failures:
+        fail(event, exc)
+    return events, keys
 
 
 def _path_keys(key: str) -> BatchKeys:

@@ -20,7 +20,7 @@ from typing import Literal
 import gevent.event
 from wishbone.ack import merge
 from wishbone.expression import Expression
-from wishbone.keys import batch_keys
+from wishbone.keys import batch_keys, keyed
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
 
@@ -89,13 +89,7 @@ class TippingBucket(Processor):
     # ------------------------------------------------------------------ per batch
     def consume_batch(self, events: list) -> None:
         """Put each event in its key's bucket; tip each bucket that fills."""
-        keys_of = self._keys_of
-        if keys_of is None:
-            keys = [None] * len(events)
-        else:
-            events, keys, failures = keys_of(events)
-            for event, exc in failures:
-                self.fail(event, exc)
+        events, keys = keyed(self._keys_of, events, self.fail)
         buckets = self._buckets
         get = buckets.get
         size = self.size

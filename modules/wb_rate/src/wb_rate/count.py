@@ -14,7 +14,7 @@ import time
 
 import gevent.event
 from wishbone.expression import Expression
-from wishbone.keys import batch_keys
+from wishbone.keys import batch_keys, keyed
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
 
@@ -89,13 +89,10 @@ class Count(Processor):
 
     def consume_batch(self, events: list) -> None:
         """Count each event under its key; pass the batch on if ``outbox`` is routed."""
-        keys_of = self._keys_of
-        if keys_of is None:
+        if self._keys_of is None:
             self._total += len(events)
         else:
-            events, keys, failures = keys_of(events)
-            for event, exc in failures:
-                self.fail(event, exc)
+            events, keys = keyed(self._keys_of, events, self.fail)
             counts = self._counts
             if len(counts) + len(keys) <= self.max_keys:  # even all new, no key can overflow: count in C
                 counts.update(keys)

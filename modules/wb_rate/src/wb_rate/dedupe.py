@@ -13,7 +13,7 @@ import time
 
 import gevent.event
 from wishbone.expression import Expression
-from wishbone.keys import batch_keys
+from wishbone.keys import batch_keys, keyed
 from wishbone.module import Processor
 
 __all__ = ["Dedupe"]
@@ -89,9 +89,7 @@ class Dedupe(Processor):
     def consume_batch(self, events: list) -> None:
         """Pass each event whose key is new within the window; drop (or divert) the others."""
         now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
-        events, keys, failures = self._keys_of(events)
-        for event, exc in failures:
-            self.fail(event, exc)
+        events, keys = keyed(self._keys_of, events, self.fail)
         seen, max_size = self._seen, self.max_size
         recent = now - self.window  # a key first seen after this is a duplicate
         get = seen.get

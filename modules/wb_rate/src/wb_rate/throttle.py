@@ -16,7 +16,7 @@ from typing import Literal
 import gevent
 import gevent.event
 from wishbone.expression import Expression
-from wishbone.keys import batch_keys
+from wishbone.keys import batch_keys, keyed
 from wishbone.module import Processor
 from wishbone.paths import FieldPath
 
@@ -99,13 +99,7 @@ class Throttle(Processor):
     def consume_batch(self, events: list) -> None:
         """Let each event through if its key has a token; else drop, divert or wait."""
         now = time.monotonic()  # one clock read per batch: a batch is handled at one instant
-        keys_of = self._keys_of
-        if keys_of is None:
-            keys = [None] * len(events)
-        else:
-            events, keys, failures = keys_of(events)
-            for event, exc in failures:
-                self.fail(event, exc)
+        events, keys = keyed(self._keys_of, events, self.fail)
         buckets = self._buckets
         get = buckets.get
         rate, burst, max_keys, block = self.rate, self.burst, self.max_keys, self._block
