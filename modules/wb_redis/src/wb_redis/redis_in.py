@@ -8,6 +8,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.queue
 import redis
 from wishbone import codec as codecs
 from wishbone.ack import Delivery, TrackedEvent, track
@@ -184,6 +185,29 @@ class RedisIn(Input):
 
     # ------------------------------------------------------------------ stream
     def _stream(self) -> None:
+        """Emit the entries the reader hands over: it reads the next batch while this one is
+        decoded and emitted (the Redis round trip overlaps the work here), one batch ahead."""
+        batches: gevent.queue.Channel = gevent.queue.Channel()
+        self.spawn_producer(self._read_stream, batches)
+        emit = self._emit_entries
+        while self.running:
+            try:
+                entries = batches.get(timeout=0.2)
+            except gevent.queue.Empty:
+                continue
+            emit(entries)
+            entries = []  # let go before waiting: held here, they could not settle
+
+    def _hand_over(self, batches: gevent.queue.Channel, entries: list) -> None:
+        """Give *entries* to the emitting greenlet; at a stop they stay pending for a later run."""
+        while self.running:
+            try:
+                batches.put(entries, timeout=0.2)
+                return
+            except gevent.queue.Full:
+                continue
+
+    def _read_stream(self, batches: gevent.queue.Channel) -> None:
         link = self._link
         assert link is not None
         client = link.client
@@ -194,7 +218,9 @@ class RedisIn(Input):
         while self.running:
             if self.claim_idle and time.monotonic() - last_claim >= self.claim_interval:
                 last_claim = time.monotonic()
-                self._claim(client)
+                claimed = self._claim(client)
+                if claimed:
+                    self._hand_over(batches, claimed)
             tags, self._settled = self._settled, []  # acknowledged in the same round trip as the read
             try:
                 acked, reply = link.run(
@@ -227,7 +253,9 @@ class RedisIn(Input):
                     continue
                 pending = entries[-1][0].decode()  # the next read starts after the last one
                 self.recovered += len(entries)
-            self._emit_entries(entries)
+            if entries:
+                self._hand_over(batches, entries)
+            reply = entries = []
 
     def _ack_and_read(self, client: redis.Redis, tags: list, start: str, block: int | None) -> tuple:
         """In the thread: XACK *tags* (if any) and XREADGROUP from *start* in one pipeline.
@@ -289,7 +317,8 @@ class RedisIn(Input):
             return False
         return True
 
-    def _claim(self, client: redis.Redis) -> None:
+    def _claim(self, client: redis.Redis) -> list:
+        """The entries other consumers left pending for longer than ``claim_idle``, now ours."""
         try:
             reply = self._link.run(
                 client.xautoclaim,
@@ -301,10 +330,10 @@ class RedisIn(Input):
             )
         except (redis.RedisError, *RETRYABLE) as exc:
             self._trouble.warning("Redis XAUTOCLAIM on %s: %s", self.key, str(exc))
-            return
+            return []
         entries = reply[1] if reply else []
         self.claimed += len(entries)
-        self._emit_entries(entries)
+        return entries
 
     # ------------------------------------------------------------------ list
     def _list(self) -> None:
