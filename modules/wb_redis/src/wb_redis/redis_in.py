@@ -19,6 +19,21 @@ from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink, masked
 
 __all__ = ["RedisIn"]
 
+
+def _as_sent(response: Any, **options: Any) -> Any:
+    """A response callback that keeps the reply as parsed from the wire."""
+    return response
+
+
+def _entries(reply: Any) -> list:
+    """The entries of a raw XREADGROUP reply of one stream (RESP2: a list, RESP3: a map; None: nothing)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return next(iter(reply.values()))
+    return reply[0][1]
+
+
 MODES = ("stream", "list", "pubsub")
 
 
@@ -111,6 +126,9 @@ class RedisIn(Input):
         self.consumer = self.consumer_name or f"{socket.gethostname()}-{self.context.instance}"
         self.processing = self.processing_name or f"{self.key}:processing:{self.consumer}"
         self._link = RedisLink(self.url, self.timeout)
+        # XREADGROUP's reply as the server sent it: redis-py's callback would turn each entry's
+        # fields into a dict in Python (for this client only; _entries reads both RESP shapes).
+        self._link.client.set_response_callback("XREADGROUP", _as_sent)
         self._bad = RateLimitedLog(self.log)
         self._trouble = RateLimitedLog(self.log)
         self._settled: list[Any] = []
@@ -246,7 +264,7 @@ class RedisIn(Input):
                 self._trouble.warning("Redis XREADGROUP on %s: %s", self.key, str(reply))
                 self._create_group(client)
                 continue
-            entries = reply[0][1] if reply else []
+            entries = _entries(reply)
             if pending:
                 if not entries:
                     pending = None  # every old entry is in flight again: now the new ones
@@ -289,6 +307,20 @@ class RedisIn(Input):
             if fields is None:  # deleted from the stream while pending: nothing to deliver
                 self._settled.append(entry_id)
                 continue
+            if type(fields) is list:  # XREADGROUP: [name, value, ...]; XAUTOCLAIM's are dicts
+                if field is not None and fields and fields[0] == field:  # the usual: the one field
+                    raw = fields[1]
+                    if type(raw) is bytes:
+                        try:
+                            data = decode(raw)
+                        except (codecs.CodecError, ValueError):
+                            pass  # _event below sends it to failed with the reason
+                        else:
+                            event = TrackedEvent(headers={"redis": {"key": key, "id": entry_id.decode()}}, data=data)
+                            event.delivery = Delivery(settle, entry_id)
+                            append(event)
+                            continue
+                fields = dict(zip(fields[::2], fields[1::2], strict=False))
             raw = fields if field is None else fields.get(field)
             if type(raw) is bytes:
                 try:
