@@ -165,3 +165,15 @@ def test_the_field_is_found_in_any_place_and_null_field_gives_the_whole_entry(re
                 {"other": "x", "data": '{"i": 1}'},
                 {"data": "not json"},
             ]
+
+
+def test_a_resp2_connection_reads_the_same(redis_url, client, key):
+    url = redis_url + ("&" if "?" in redis_url else "?") + "protocol=2"  # the reply is a list, not a map
+    for i in range(150):
+        client.xadd(key, {"data": json.dumps({"i": i}).encode()})
+    with Harness(RedisIn, {"url": url, "key": key, "start": "0"}) as h, gevent.Timeout(15):
+        got = h.collect("outbox", 150)
+        assert [e["data"]["i"] for e in got] == list(range(150))
+        del got
+        while pending(client, key):
+            gevent.sleep(0.05)
