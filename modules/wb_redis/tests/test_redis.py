@@ -142,3 +142,38 @@ def test_connections_killed_by_the_server_are_reconnected_and_nothing_is_lost(re
                 client.client_kill_filter(_type="normal", skipme=True)  # every other client
             got = h.collect("outbox", 500)
     assert sorted({e["data"]["i"] for e in got}) == list(range(500))
+
+
+def test_the_field_is_found_in_any_place_and_null_field_gives_the_whole_entry(redis_url, client, key):
+    client.xadd(key, {"data": b'{"i": 0}'})
+    client.xadd(key, {"other": b"x", "data": b'{"i": 1}'})  # the field not first
+    client.xadd(key, {"data": b"not json"})
+    with Harness(RedisIn, {"url": redis_url, "key": key, "start": "0", "consumer": "c1"}) as h, gevent.Timeout(15):
+        got = h.collect("outbox", 2)
+        assert [e["data"] for e in got] == [{"i": 0}, {"i": 1}]
+        [failed] = h.collect("failed", 1)
+        assert failed["data"] == b"not json"
+        del got, failed
+        while pending(client, key):
+            gevent.sleep(0.05)
+        assert h.module.metrics()["decode_errors"] == 1
+    with Harness(RedisIn, {"url": redis_url, "key": key, "group": "whole", "start": "0", "field": None}) as h:
+        with gevent.Timeout(15):
+            got = h.collect("outbox", 3)
+            assert [e["data"] for e in got] == [
+                {"data": '{"i": 0}'},
+                {"other": "x", "data": '{"i": 1}'},
+                {"data": "not json"},
+            ]
+
+
+def test_a_resp2_connection_reads_the_same(redis_url, client, key):
+    url = redis_url + ("&" if "?" in redis_url else "?") + "protocol=2"  # the reply is a list, not a map
+    for i in range(150):
+        client.xadd(key, {"data": json.dumps({"i": i}).encode()})
+    with Harness(RedisIn, {"url": url, "key": key, "start": "0"}) as h, gevent.Timeout(15):
+        got = h.collect("outbox", 150)
+        assert [e["data"]["i"] for e in got] == list(range(150))
+        del got
+        while pending(client, key):
+            gevent.sleep(0.05)

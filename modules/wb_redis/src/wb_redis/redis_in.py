@@ -8,15 +8,31 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.queue
 import redis
 from wishbone import codec as codecs
-from wishbone.ack import track
+from wishbone.ack import Delivery, TrackedEvent, track
 from wishbone.log import RateLimitedLog
 from wishbone.module import Input
 
 from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink, masked
 
 __all__ = ["RedisIn"]
+
+
+def _as_sent(response: Any, **options: Any) -> Any:
+    """A response callback that keeps the reply as parsed from the wire."""
+    return response
+
+
+def _entries(reply: Any) -> list:
+    """The entries of a raw XREADGROUP reply of one stream (RESP2: a list, RESP3: a map; None: nothing)."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return next(iter(reply.values()))
+    return reply[0][1]
+
 
 MODES = ("stream", "list", "pubsub")
 
@@ -110,9 +126,16 @@ class RedisIn(Input):
         self.consumer = self.consumer_name or f"{socket.gethostname()}-{self.context.instance}"
         self.processing = self.processing_name or f"{self.key}:processing:{self.consumer}"
         self._link = RedisLink(self.url, self.timeout)
+        # XREADGROUP's reply as the server sent it: redis-py's callback would turn each entry's
+        # fields into a dict in Python (for this client only; _entries reads both RESP shapes).
+        self._link.client.set_response_callback("XREADGROUP", _as_sent)
         self._bad = RateLimitedLog(self.log)
         self._trouble = RateLimitedLog(self.log)
-        self._settled: list[tuple[Any, bool]] = []
+        self._settled: list[Any] = []
+        # The stream reader sends what settled with its next XREADGROUP (one round trip, one
+        # thread hand-off); the acker is woken only when they pile up beyond that (the reader is
+        # blocked downstream), and acknowledges the rest every round while the stream is idle.
+        self._ack_at = self.batch_size * (2 if self.mode == "stream" else 1)
         self._wake = gevent.event.Event()
         self._closing = False
         self.spawn_producer({"stream": self._stream, "list": self._list, "pubsub": self._pubsub}[self.mode])
@@ -148,8 +171,9 @@ class RedisIn(Input):
 
     def _settle(self, tag: Any, ok: bool | None) -> None:
         if ok is not None:  # abandoned: stays pending / in the processing list for a later run
-            self._settled.append(tag)
-            if len(self._settled) >= self.batch_size:
+            settled = self._settled
+            settled.append(tag)
+            if len(settled) >= self._ack_at:
                 self._wake.set()
 
     def _running(self) -> bool:
@@ -179,6 +203,29 @@ class RedisIn(Input):
 
     # ------------------------------------------------------------------ stream
     def _stream(self) -> None:
+        """Emit the entries the reader hands over: it reads the next batch while this one is
+        decoded and emitted (the Redis round trip overlaps the work here), one batch ahead."""
+        batches: gevent.queue.Channel = gevent.queue.Channel()
+        self.spawn_producer(self._read_stream, batches)
+        emit = self._emit_entries
+        while self.running:
+            try:
+                entries = batches.get(timeout=0.2)
+            except gevent.queue.Empty:
+                continue
+            emit(entries)
+            entries = []  # let go before waiting: held here, they could not settle
+
+    def _hand_over(self, batches: gevent.queue.Channel, entries: list) -> None:
+        """Give *entries* to the emitting greenlet; at a stop they stay pending for a later run."""
+        while self.running:
+            try:
+                batches.put(entries, timeout=0.2)
+                return
+            except gevent.queue.Full:
+                continue
+
+    def _read_stream(self, batches: gevent.queue.Channel) -> None:
         link = self._link
         assert link is not None
         client = link.client
@@ -189,44 +236,91 @@ class RedisIn(Input):
         while self.running:
             if self.claim_idle and time.monotonic() - last_claim >= self.claim_interval:
                 last_claim = time.monotonic()
-                self._claim(client)
+                claimed = self._claim(client)
+                if claimed:
+                    self._hand_over(batches, claimed)
+            tags, self._settled = self._settled, []  # acknowledged in the same round trip as the read
             try:
-                reply = link.run(
-                    client.xreadgroup,
-                    self.group,
-                    self.consumer,
-                    {self.key: pending or ">"},
-                    count=self.batch_size,
-                    block=None if pending else int(self.block * 1000),
+                acked, reply = link.run(
+                    self._ack_and_read,
+                    client,
+                    tags,
+                    pending or ">",
+                    None if pending else int(self.block * 1000),
                     timeout=self.timeout + self.block,
                 )
             except RETRYABLE as exc:
+                self._settled[:0] = tags  # not known to be acknowledged: again with the next round
                 self._trouble.warning("Redis at %s: %s; reconnecting", masked(self.url), str(exc))
                 self._wake.wait(0.5)
                 continue
-            except redis.ResponseError as exc:  # the group went away (stream deleted): make it again
-                self._trouble.warning("Redis XREADGROUP on %s: %s", self.key, str(exc))
+            if tags:
+                if isinstance(acked, Exception):
+                    self._settled[:0] = tags  # again with the next round
+                    self._trouble.warning("Redis acknowledgement failed: %s; will retry", str(acked))
+                else:
+                    self.acked += len(tags)
+            if isinstance(reply, Exception):  # the group went away (stream deleted): make it again
+                self._trouble.warning("Redis XREADGROUP on %s: %s", self.key, str(reply))
                 self._create_group(client)
                 continue
-            entries = reply[0][1] if reply else []
+            entries = _entries(reply)
             if pending:
                 if not entries:
                     pending = None  # every old entry is in flight again: now the new ones
                     continue
                 pending = entries[-1][0].decode()  # the next read starts after the last one
                 self.recovered += len(entries)
-            self._emit_entries(entries)
+            if entries:
+                self._hand_over(batches, entries)
+            reply = entries = []
+
+    def _ack_and_read(self, client: redis.Redis, tags: list, start: str, block: int | None) -> tuple:
+        """In the thread: XACK *tags* (if any) and XREADGROUP from *start* in one pipeline.
+
+        The XACK runs before the read blocks (Redis answers commands in order). Returns (the
+        XACK's reply, or its error as a value, or None without tags; the read's reply or its
+        error as a value): the hub keeps the books, not the thread.
+        """
+        streams = {self.key: start}
+        if not tags:
+            try:
+                return None, client.xreadgroup(self.group, self.consumer, streams, count=self.batch_size, block=block)
+            except redis.ResponseError as exc:
+                return None, exc
+        pipe = client.pipeline(transaction=False)
+        pipe.xack(self.key, self.group, *tags)
+        pipe.xreadgroup(self.group, self.consumer, streams, count=self.batch_size, block=block)
+        acked, reply = pipe.execute(raise_on_error=False)
+        return acked, reply
 
     def _emit_entries(self, entries: list) -> None:
-        """One tracked event per stream entry, emitted in one batch (the loop is per event: kept lean)."""
+        """One tracked event per stream entry, emitted in one batch (the loop is per event: kept lean).
+
+        The entry id stays bytes as the tag that settles (XACK sends it as it came); the
+        header has it as text.
+        """
         events: list = []
         append = events.append
         key, field, decode, settle = self.key, self._field, self._decode, self._settle
         for entry_id, fields in entries:
-            ident = entry_id.decode()
             if fields is None:  # deleted from the stream while pending: nothing to deliver
-                self._settled.append(ident)
+                self._settled.append(entry_id)
                 continue
+            if type(fields) is list:  # XREADGROUP: [name, value, ...]; XAUTOCLAIM's are dicts
+                if field is not None and fields and fields[0] == field:  # the usual: the one field
+                    raw = fields[1]
+                    if type(raw) is bytes:
+                        try:
+                            data = decode(raw)
+                        except (codecs.CodecError, ValueError):
+                            pass  # _event below sends it to failed with the reason
+                        else:
+                            event = TrackedEvent(headers={"redis": {"key": key, "id": entry_id.decode()}}, data=data)
+                            event.delivery = Delivery(settle, entry_id)
+                            append(event)
+                            continue
+                fields = dict(zip(fields[::2], fields[1::2], strict=False))
             raw = fields if field is None else fields.get(field)
             if type(raw) is bytes:
                 try:
@@ -234,9 +328,11 @@ class RedisIn(Input):
                 except (codecs.CodecError, ValueError):
                     pass  # _event below sends it to failed with the reason
                 else:
-                    append(track({"headers": {"redis": {"key": key, "id": ident}}, "data": data}, settle, ident))
+                    event = TrackedEvent(headers={"redis": {"key": key, "id": entry_id.decode()}}, data=data)
+                    event.delivery = Delivery(settle, entry_id)
+                    append(event)
                     continue
-            event = self._event(raw, {"key": key, "id": ident}, ident)  # the whole entry, none, or bad
+            event = self._event(raw, {"key": key, "id": entry_id.decode()}, entry_id)  # whole entry, none, bad
             if event is not None:
                 append(event)
         self._emit(events)
@@ -253,7 +349,8 @@ class RedisIn(Input):
             return False
         return True
 
-    def _claim(self, client: redis.Redis) -> None:
+    def _claim(self, client: redis.Redis) -> list:
+        """The entries other consumers left pending for longer than ``claim_idle``, now ours."""
         try:
             reply = self._link.run(
                 client.xautoclaim,
@@ -265,10 +362,10 @@ class RedisIn(Input):
             )
         except (redis.RedisError, *RETRYABLE) as exc:
             self._trouble.warning("Redis XAUTOCLAIM on %s: %s", self.key, str(exc))
-            return
+            return []
         entries = reply[1] if reply else []
         self.claimed += len(entries)
-        self._emit_entries(entries)
+        return entries
 
     # ------------------------------------------------------------------ list
     def _list(self) -> None:
