@@ -254,3 +254,23 @@ def test_an_endless_input_keeps_the_pipeline_unfinished():
         assert p.wait(0.3) is False
         assert not p.finished and p.modules["done"].finished
         assert p.stop(5)
+
+
+@pytest.mark.parametrize(
+    "payload", [{"host": "web-1", "n": 1, "ok": True, "none": None}, {"nested": {"a": [1, 2]}, "n": 1}, [1, {"a": 2}]]
+)
+def test_testevent_gives_every_event_its_own_copy_of_a_payload(payload):
+    from wishbone.builtin.testevent import TestEvent
+    from wishbone.testing import Harness
+
+    original = repr(payload)
+    with Harness(TestEvent, {"payload": payload, "interval": 0, "count": 300}) as h:
+        events = h.collect(count=300, timeout=5)
+    assert len(events) == 300 and all(repr(e["data"]) == original for e in events)
+    first = events[0]["data"]
+    if isinstance(first, dict):
+        first["added"] = 1
+        (first.get("nested") or {})["a"] = "changed"
+    else:
+        first[1]["a"] = "changed"
+    assert repr(payload) == original and all(repr(e["data"]) == original for e in events[1:])

@@ -10,6 +10,8 @@ import gevent.event
 from wishbone.event import clone
 from wishbone.module import Input
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None))
+
 
 class TestEvent(Input):
     """Generates test events.
@@ -50,13 +52,17 @@ class TestEvent(Input):
 
     def _generate(self) -> None:
         payload = self.payload
-        shared = isinstance(payload, (str, int, float, bool, bytes, type(None)))
+        shared = isinstance(payload, _IMMUTABLE)
+        # a dict of immutable values (the usual payload): a shallow copy is an independent one
+        flat = type(payload) is dict and all(isinstance(value, _IMMUTABLE) for value in payload.values())
         remaining = self.count or -1
         size = self.batch_size if self.interval == 0 else 1
         while self.running and remaining != 0:
             n = size if remaining < 0 else min(size, remaining)
             if shared:
                 batch = [{"headers": {}, "data": payload} for _ in range(n)]
+            elif flat:
+                batch = [{"headers": {}, "data": payload.copy()} for _ in range(n)]
             else:
                 batch = [clone({"headers": {}, "data": payload}) for _ in range(n)]
             self.emit_batch(batch)
