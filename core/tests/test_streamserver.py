@@ -17,6 +17,7 @@ import gevent.ssl
 import pytest
 from wishbone import Input, Output, framing
 from wishbone.streamserver import StreamServer
+from wishbone.testing.services import poll_until as wait_until
 
 LOG = logging.getLogger("test.streamserver")
 
@@ -73,14 +74,6 @@ def closed_by_server(sock, timeout: float = 5.0) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def wait_until(predicate, timeout: float = 5.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        gevent.sleep(0.01)
 
 
 def test_many_connections_at_once_each_in_order_however_the_bytes_are_cut(serve):

@@ -9,27 +9,16 @@ stopped at teardown).
 from __future__ import annotations
 
 import socket
-import time
 
 import gevent
 import gevent.server
 import pytest
+from wishbone.testing.services import free_tcp_port, free_udp_port, poll_until
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
     """A port on 127.0.0.1 nothing is bound to (of *kind*)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 5.0, what: str = "the condition") -> None:
-    """Poll *predicate* (yielding to gevent) until true; AssertionError after *timeout*."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        gevent.sleep(0.01)
+    return free_tcp_port() if kind == socket.SOCK_STREAM else free_udp_port()
 
 
 def send_udp(port: int, *datagrams: bytes) -> None:
@@ -72,7 +61,7 @@ def free_port_fixture():
 @pytest.fixture(name="wait_until")
 def wait_until_fixture():
     """``wait_until(predicate, timeout=5, what=...)``: poll inside gevent; AssertionError past the timeout."""
-    return wait_until
+    return poll_until
 
 
 @pytest.fixture(name="send_udp")

@@ -9,27 +9,9 @@ TLS certificates come from the core's pytest plugin (``tls_certs``, :mod:`wishbo
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
-
-
-def free_tcp_port() -> int:
-    """A port on 127.0.0.1 nothing listens on (bound once, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float = 5.0, what: str = "the condition") -> None:
-    """Poll *predicate* (yielding to gevent) until true; AssertionError after *timeout*."""
-    import gevent
-
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        gevent.sleep(0.01)
+from wishbone.testing.services import free_tcp_port, poll_until
 
 
 class Sink:
@@ -90,7 +72,7 @@ def tcp_port() -> int:
 @pytest.fixture(name="wait_until")
 def wait_until_fixture():
     """``wait_until(predicate, timeout=5, what=...)``: poll inside gevent; AssertionError past the timeout."""
-    return wait_until
+    return poll_until
 
 
 @pytest.fixture

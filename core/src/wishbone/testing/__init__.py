@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from wishbone.testing.builder import bootstrap, load_bootstrap, write_bootstrap
     from wishbone.testing.harness import Harness, HarnessTimeout
-    from wishbone.testing.services import free_udp_port, unavailable
+    from wishbone.testing.services import free_tcp_port, free_udp_port, poll_until, unavailable
     from wishbone.testing.suite import conformance
 
 __all__ = [
@@ -37,8 +37,10 @@ __all__ = [
     "HarnessTimeout",
     "bootstrap",
     "conformance",
+    "free_tcp_port",
     "free_udp_port",
     "load_bootstrap",
+    "poll_until",
     "unavailable",
     "write_bootstrap",
 ]
@@ -50,7 +52,9 @@ _HOMES = {
     "bootstrap": "wishbone.testing.builder",
     "load_bootstrap": "wishbone.testing.builder",
     "write_bootstrap": "wishbone.testing.builder",
+    "free_tcp_port": "wishbone.testing.services",
     "free_udp_port": "wishbone.testing.services",
+    "poll_until": "wishbone.testing.services",
     "unavailable": "wishbone.testing.services",
 }
 

@@ -1,4 +1,4 @@
-"""The outside services module tests talk to: a free UDP port, and the rule for a missing server.
+"""The outside services module tests talk to: free ports, a cooperative wait, and the rule for a missing server.
 
 Connector packages bring their own servers' fixtures (wb-amqp's pytest plugin has the
 broker's); what they share is here: :func:`unavailable` skips a test whose server is not
@@ -6,16 +6,19 @@ running, saying how to start it, and fails it under ``CI=true``, where a missing
 broken build, not a reason to skip.
 
 Plain blocking sockets with short timeouts: this runs at fixture setup, outside any
-greenlet, and must not depend on (or cause) monkey-patching.
+greenlet, and must not depend on (or cause) monkey-patching. :func:`poll_until` is the one
+thing here that yields to gevent: a test's own servers and modules go on while it waits.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 from typing import NoReturn
 
-__all__ = ["free_udp_port", "in_ci", "unavailable"]
+__all__ = ["free_tcp_port", "free_udp_port", "in_ci", "poll_until", "unavailable"]
 
 
 def free_udp_port(host: str = "127.0.0.1") -> int:
@@ -23,6 +26,28 @@ def free_udp_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def free_tcp_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on *host* that nothing listens on right now (bound once, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def poll_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "the condition") -> None:
+    """Poll *predicate*, yielding to gevent between looks, until it is true; AssertionError after *timeout* s.
+
+    For tests whose servers and modules run in this process's hub (a plain ``time.sleep``
+    would stop them); :func:`wishbone.testing.cli.wait_until` is its counterpart for child processes.
+    """
+    import gevent
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        gevent.sleep(0.01)
 
 
 def in_ci() -> bool:
