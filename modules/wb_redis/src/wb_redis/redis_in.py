@@ -307,21 +307,12 @@ class RedisIn(Input):
             if fields is None:  # deleted from the stream while pending: nothing to deliver
                 self._settled.append(entry_id)
                 continue
-            if type(fields) is list:  # XREADGROUP: [name, value, ...]; XAUTOCLAIM's are dicts
-                if field is not None and fields and fields[0] == field:  # the usual: the one field
-                    raw = fields[1]
-                    if type(raw) is bytes:
-                        try:
-                            data = decode(raw)
-                        except (codecs.CodecError, ValueError):
-                            pass  # _event below sends it to failed with the reason
-                        else:
-                            event = TrackedEvent(headers={"redis": {"key": key, "id": entry_id.decode()}}, data=data)
-                            event.delivery = Delivery(settle, entry_id)
-                            append(event)
-                            continue
-                fields = dict(zip(fields[::2], fields[1::2], strict=False))
-            raw = fields if field is None else fields.get(field)
+            if type(fields) is list and field is not None and fields and fields[0] == field:
+                raw = fields[1]  # the usual: XREADGROUP's [name, value, ...] with the one field first
+            else:
+                if type(fields) is list:  # XAUTOCLAIM's replies are dicts already
+                    fields = dict(zip(fields[::2], fields[1::2], strict=False))
+                raw = fields if field is None else fields.get(field)
             if type(raw) is bytes:
                 try:
                     data = decode(raw)
