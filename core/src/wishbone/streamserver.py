@@ -32,6 +32,7 @@ Use from an input::
     def on_start(self):
         self._streams.start(self.log)         # binds; OSError "cannot listen on tcp HOST:PORT: ..."
         self.port = self._streams.port
+        self.log.info("Listening on %s.", self._streams.described)
         self.spawn_producer(self._streams.serve)
 
     def on_stop_intake(self):
@@ -202,6 +203,11 @@ class StreamServer:
     def listening(self) -> bool:
         """True from :meth:`start` until :meth:`stop`."""
         return self._server is not None and not self.stopping
+
+    @property
+    def described(self) -> str:
+        """Where and how it listens, for an input's start-up log line: ``tcp HOST:PORT (newline framing, TLS)``."""
+        return f"tcp {self.address}:{self.port} ({self.framing} framing{', TLS' if self.tls else ''})"
 
     def start(self, log: logging.LoggerAdapter | logging.Logger | RateLimitedLog) -> None:
         """Load the TLS files, bind and listen, and accept from now on (in greenlets).

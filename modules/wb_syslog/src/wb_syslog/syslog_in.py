@@ -218,13 +218,7 @@ class SyslogIn(Input):
         else:
             self._streams.start(self._bad)
             self.port = self._streams.port
-            self.log.info(
-                "Listening for syslog on tcp %s:%d (%s framing%s).",
-                self.address,
-                self.port,
-                self.framing,
-                ", TLS" if self._streams.tls else "",
-            )
+            self.log.info("Listening for syslog on %s.", self._streams.described)
             self.spawn_producer(self._streams.serve)
 
     def on_stop_intake(self) -> None:

@@ -136,13 +136,7 @@ class TCPIn(Input):
         self._text = found.name == "text"  # the default: str.decode inline, no call per frame
         self._streams.start(self._bad)
         self.port = self._streams.port
-        self.log.info(
-            "Listening on tcp %s:%d (%s framing%s).",
-            self.address,
-            self.port,
-            self.framing,
-            ", TLS" if self._streams.tls else "",
-        )
+        self.log.info("Listening on %s.", self._streams.described)
         self.spawn_producer(self._streams.serve)
 
     def on_stop_intake(self) -> None:
