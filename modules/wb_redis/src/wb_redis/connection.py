@@ -5,12 +5,11 @@ redis-py blocks on the standard library's sockets, so each call goes through
 on), with socket timeouts so a stalled server gives the thread back. A module makes one call
 per batch (a pipeline, an XREADGROUP of ``COUNT`` entries), so the thread hand-off is paid per
 batch. redis-py reconnects by itself on the next call after a connection error; the modules
-retry with backoff (:class:`Backoff`) and count reconnects.
+retry with backoff (:func:`backoff`, a :class:`wishbone.reconnect.Backoff`) and count reconnects.
 """
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Callable
@@ -19,8 +18,9 @@ from typing import Any, TypeVar
 import gevent
 import redis
 from wishbone.blocking import BlockingTimeout, call
+from wishbone.reconnect import Backoff
 
-__all__ = ["DEFAULT_URL", "Backoff", "RedisLink", "masked"]
+__all__ = ["DEFAULT_URL", "RedisLink", "backoff", "masked"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Errors after which a command is worth trying again (the server went away, or is loading).
@@ -28,25 +28,14 @@ RETRYABLE = (redis.ConnectionError, redis.TimeoutError, BlockingTimeout, redis.B
 T = TypeVar("T")
 
 
+def backoff() -> Backoff:
+    """The pauses between a module's attempts: 0.1 s doubling to 5 s, each drawn from its upper half."""
+    return Backoff(0.1, 5.0, jitter=0.5)
+
+
 def masked(url: str) -> str:
     """*url* with its password replaced by ``****`` (for logs and errors)."""
     return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1****@", url)
-
-
-class Backoff:
-    """Exponential backoff with jitter, ``initial`` doubling to ``maximum`` seconds; reset on success."""
-
-    def __init__(self, initial: float = 0.1, maximum: float = 5.0) -> None:
-        self.initial, self.maximum = initial, maximum
-        self.delay = initial
-
-    def next(self) -> float:
-        """The pause before the next attempt (and double the one after it)."""
-        delay, self.delay = self.delay, min(self.delay * 2, self.maximum)
-        return delay * (0.5 + random.random() / 2)
-
-    def reset(self) -> None:
-        self.delay = self.initial
 
 
 class RedisLink:
@@ -80,13 +69,13 @@ class RedisLink:
         self, func: Callable[..., T], *args: Any, running: Callable[[], bool], log: Any, **kwargs: Any
     ) -> T | None:
         """Call until it succeeds or *running()* turns false (then None), with backoff between."""
-        backoff = Backoff()
+        pauses = backoff()
         while True:
             try:
                 return self.run(func, *args, **kwargs)
             except RETRYABLE as exc:
                 log.warning("Redis at %s: %s; retrying", masked(self.url), str(exc))
-            pause = backoff.next()
+            pause = pauses.next()
             deadline = time.monotonic() + pause
             while time.monotonic() < deadline:
                 if not running():

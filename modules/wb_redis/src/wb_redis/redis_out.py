@@ -11,7 +11,7 @@ from wishbone.ack import mark_abandoned
 from wishbone.log import RateLimitedLog
 from wishbone.module import Output
 
-from wb_redis.connection import DEFAULT_URL, RETRYABLE, Backoff, RedisLink, masked
+from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink, backoff, masked
 
 __all__ = ["RedisOut"]
 
@@ -135,14 +135,14 @@ class RedisOut(Output):
 
     def _execute(self, commands: list, queued: list) -> list | None:
         """The pipeline's replies, retried with backoff; None when the stop deadline came first."""
-        backoff = Backoff()
+        pauses = backoff()
         while True:
             try:
                 # raise_on_error=False: one reply per command, a refused one as its exception
                 return self._link.run(self._pipeline(commands).execute, False)
             except RETRYABLE as exc:
                 self._trouble.warning("Redis at %s: %s; retrying the batch", masked(self.url), str(exc))
-            pause = backoff.next()
+            pause = pauses.next()
             if time.monotonic() + pause > self.stop_deadline:
                 mark_abandoned(queued)
                 return None
