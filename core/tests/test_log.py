@@ -74,3 +74,12 @@ def test_reopen_writes_to_a_new_file_after_the_old_one_was_moved(tmp_path):
         root.setLevel(level)
     assert "still the old file" in (tmp_path / "w.log.1").read_text()
     assert "after" in path.read_text() and "before" not in path.read_text()
+
+
+def test_a_url_password_with_a_raw_at_sign_or_slash_is_masked_whole():
+    from wishbone.log import mask
+
+    assert mask("redis://user:p@ss@h:1/0") == "redis://user:****@h:1/0"
+    assert mask("rediss://u:x/y@h/0") == "rediss://u:****@h/0"
+    assert mask("a amqp://u:p@h/ and http://x:y@z/ b") == "a amqp://u:****@h/ and http://x:****@z/ b"
+    assert mask("see http://host/path?a=b:c@d") == "see http://host/path?a=b:c@d"  # no credentials

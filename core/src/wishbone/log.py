@@ -104,8 +104,9 @@ def is_secret_name(name: str) -> bool:
 
 
 # user:password@ in a URL (amqp://, redis://, postgresql://, http://...).
-# The password runs to the last "@" of the authority, so a raw "@" in it is masked too.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^/\s]*)@")
+# The password runs to the last "@" before whitespace, so a raw "@" or "/" in it is masked too
+# (at the price of masking too much in the rare URL whose path holds a raw "@").
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>\S*)@")
 
 
 def mask(value: Any, name: str = "") -> Any:

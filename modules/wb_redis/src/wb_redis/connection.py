@@ -10,7 +10,6 @@ retry with backoff (:func:`backoff`, a :class:`wishbone.reconnect.Backoff`) and 
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,9 +17,10 @@ from typing import Any, TypeVar
 import gevent
 import redis
 from wishbone.blocking import BlockingTimeout, call
+from wishbone.log import mask
 from wishbone.reconnect import Backoff
 
-__all__ = ["DEFAULT_URL", "RedisLink", "backoff", "masked"]
+__all__ = ["DEFAULT_URL", "RedisLink", "backoff"]
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 #: Errors after which a command is worth trying again (the server went away, or is loading).
@@ -31,11 +31,6 @@ T = TypeVar("T")
 def backoff() -> Backoff:
     """The pauses between a module's attempts: 0.1 s doubling to 5 s, each drawn from its upper half."""
     return Backoff(0.1, 5.0, jitter=0.5)
-
-
-def masked(url: str) -> str:
-    """*url* with its password replaced by ``****`` (for logs and errors)."""
-    return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1****@", url)
 
 
 class RedisLink:
@@ -74,7 +69,7 @@ class RedisLink:
             try:
                 return self.run(func, *args, **kwargs)
             except RETRYABLE as exc:
-                log.warning("Redis at %s: %s; retrying", masked(self.url), str(exc))
+                log.warning("Redis at %s: %s; retrying", mask(self.url), str(exc))
             pause = pauses.next()
             deadline = time.monotonic() + pause
             while time.monotonic() < deadline:

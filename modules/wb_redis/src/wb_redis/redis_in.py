@@ -12,10 +12,10 @@ import gevent.queue
 import redis
 from wishbone import codec as codecs
 from wishbone.ack import Delivery, TrackedEvent, track
-from wishbone.log import RateLimitedLog
+from wishbone.log import RateLimitedLog, mask
 from wishbone.module import Input
 
-from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink, masked
+from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink
 
 __all__ = ["RedisIn"]
 
@@ -106,7 +106,7 @@ class RedisIn(Input):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"url must start with redis://, rediss:// or unix://, got {masked(url)!r}")
+            raise ValueError(f"url must start with redis://, rediss:// or unix://, got {mask(url)!r}")
         if not 0 < block <= 60 or timeout <= block:
             raise ValueError("block must be more than 0 and at most 60 seconds, and less than timeout")
         self.url, self.mode, self.key, self.group = url, mode, key, group
@@ -251,7 +251,7 @@ class RedisIn(Input):
                 )
             except RETRYABLE as exc:
                 self._settled[:0] = tags  # not known to be acknowledged: again with the next round
-                self._trouble.warning("Redis at %s: %s; reconnecting", masked(self.url), str(exc))
+                self._trouble.warning("Redis at %s: %s; reconnecting", mask(self.url), str(exc))
                 self._wake.wait(0.5)
                 continue
             if tags:
@@ -336,7 +336,7 @@ class RedisIn(Input):
                 self._trouble.warning("Redis XGROUP CREATE %s %s: %s", self.key, self.group, str(exc))
                 return False
         except RETRYABLE as exc:
-            self._trouble.warning("Redis at %s: %s; reconnecting", masked(self.url), str(exc))
+            self._trouble.warning("Redis at %s: %s; reconnecting", mask(self.url), str(exc))
             return False
         return True
 
@@ -388,7 +388,7 @@ class RedisIn(Input):
                         pipe.lmove(self.key, self.processing, "RIGHT", "LEFT")
                     items = [item, *(i for i in link.run(pipe.execute) if i is not None)]
             except RETRYABLE as exc:
-                self._trouble.warning("Redis at %s: %s; reconnecting", masked(self.url), str(exc))
+                self._trouble.warning("Redis at %s: %s; reconnecting", mask(self.url), str(exc))
                 self._wake.wait(0.5)
                 continue
             events = [e for e in (self._event(i, {"key": self.key}, i) for i in items) if e is not None]
@@ -413,7 +413,7 @@ class RedisIn(Input):
                     messages.append(message)
                     message = link.run(subscriber.get_message, True, 0)
             except RETRYABLE as exc:
-                self._trouble.warning("Redis at %s: %s; resubscribing", masked(self.url), str(exc))
+                self._trouble.warning("Redis at %s: %s; resubscribing", mask(self.url), str(exc))
                 subscriber = None
                 self._wake.wait(0.5)
                 continue

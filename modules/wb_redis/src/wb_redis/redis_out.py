@@ -8,10 +8,10 @@ import gevent
 import redis
 from wishbone import codec as codecs
 from wishbone.ack import mark_abandoned
-from wishbone.log import RateLimitedLog
+from wishbone.log import RateLimitedLog, mask
 from wishbone.module import Output
 
-from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink, backoff, masked
+from wb_redis.connection import DEFAULT_URL, RETRYABLE, RedisLink, backoff
 
 __all__ = ["RedisOut"]
 
@@ -63,7 +63,7 @@ class RedisOut(Output):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"url must start with redis://, rediss:// or unix://, got {masked(url)!r}")
+            raise ValueError(f"url must start with redis://, rediss:// or unix://, got {mask(url)!r}")
         if maxlen < 0:
             raise ValueError("maxlen must be 0 (keep all) or more")
         self.url, self.mode, self.key, self.key_header = url, mode, key, key_header
@@ -141,7 +141,7 @@ class RedisOut(Output):
                 # raise_on_error=False: one reply per command, a refused one as its exception
                 return self._link.run(self._pipeline(commands).execute, False)
             except RETRYABLE as exc:
-                self._trouble.warning("Redis at %s: %s; retrying the batch", masked(self.url), str(exc))
+                self._trouble.warning("Redis at %s: %s; retrying the batch", mask(self.url), str(exc))
             pause = pauses.next()
             if time.monotonic() + pause > self.stop_deadline:
                 mark_abandoned(queued)
