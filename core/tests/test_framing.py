@@ -114,6 +114,19 @@ def test_octet_counting_a_header_without_end_is_bounded():
 
 
 @pytest.mark.parametrize("name", ["octet_counting", "length_prefix"])
+def test_cut_inside_an_over_long_frame_reports_it_once_and_forgets_it(name):
+    decoder = framing.decoder(name, max_size=50)
+    wire = framing.encoder(name)([b"b" * 100, b"next"])
+    assert decoder.feed(wire[:60]) == []  # inside the over-long frame: skipping it, not reported yet
+    decoder.cut("connection closed by the stop")
+    [error] = decoder.take_errors()
+    assert "100 bytes" in str(error) and "closed by the stop before its end" in str(error)
+    assert decoder.buffered == 0 and decoder.error_count == 1
+    decoder.cut("again")  # nothing held: nothing reported
+    assert decoder.take_errors() == [] and decoder.end() == []
+
+
+@pytest.mark.parametrize("name", ["octet_counting", "length_prefix"])
 def test_a_frame_cut_short_by_the_end_of_the_stream_is_a_truncated_error(name):
     decoder = framing.decoder(name)
     wire = framing.encoder(name)([b"whole", b"cut short"])

@@ -147,6 +147,33 @@ def test_a_frame_cut_short_by_the_close_is_an_error(serve):
     assert [e.head for e in got.errors] == [b"10 cut"] and "truncated" in str(got.errors[0])
 
 
+@pytest.mark.parametrize("name", ["newline", "octet_counting", "length_prefix", "auto"])
+def test_a_frame_the_server_cuts_at_a_stop_or_idle_timeout_is_an_error_holding_its_bytes(name, serve):
+    """What a connection held of a frame when the server closed it is handed on as an error, not lost."""
+    encode = framing.encoder("octet_counting" if name == "auto" else name)
+    whole, cut = encode([b"whole"]), encode([b"never finished"])[:-3]
+    got = {"stop": Got(), "idle": Got()}
+    with gevent.Timeout(15):
+        idle = serve(got["idle"], framing=name, idle_timeout=0.5)
+        server = StreamServer(got["stop"], port=0, framing=name)
+        server.start(LOG)
+        serving = gevent.spawn(server.serve)
+        socks = [connect(idle.port), connect(server.port)]
+        for sock in socks:
+            sock.sendall(whole + cut)
+        wait_until(lambda: got["idle"].all() == [b"whole"] == got["stop"].all(), 5, "the whole frames")
+        server.stop()
+        serving.join(timeout=10)
+        assert closed_by_server(socks[0], 5)
+        wait_until(lambda: got["idle"].errors, 5, "the frame the idle timeout cut")
+    for why, handler in (("stop", got["stop"]), ("idle timeout", got["idle"])):
+        assert len(handler.errors) == 1, (why, handler.errors)
+        error = handler.errors[0]
+        assert error.head == cut and why in str(error) and f"{len(cut)} bytes" in str(error), error
+    for sock in socks:
+        sock.close()
+
+
 def test_connect_and_never_send_and_slow_loris_are_closed_by_the_idle_timeout(serve):
     got = Got()
     with gevent.Timeout(15):

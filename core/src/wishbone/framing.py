@@ -116,6 +116,17 @@ class Decoder:
         """The stream ended: the frames still held (a cut-short frame is an error instead)."""
         raise NotImplementedError
 
+    def cut(self, reason: str) -> None:
+        """This side closes the stream inside a frame (a stop, an idle timeout): the bytes held
+        of it become a :class:`FrameError` (*reason*, counted) instead of vanishing."""
+        held = self._take_held()
+        if held:
+            self._error(f"{reason} inside a frame ({len(held)} bytes of it received)", held)
+
+    def _take_held(self) -> bytes:
+        """The bytes of the frame begun, forgotten (and any skipping of a bad frame ended)."""
+        raise NotImplementedError
+
     @property
     def buffered(self) -> int:
         """Bytes held for a frame not complete yet (bounded by max_size plus one chunk)."""
@@ -181,9 +192,13 @@ class NewlineDecoder(Decoder):
         return frames
 
     def end(self) -> list[bytes]:
+        rest = self._take_held()
+        return [rest] if rest else []
+
+    def _take_held(self) -> bytes:
         rest, self._rest = self._rest, b""
         self._skipping = False
-        return [rest] if rest else []
+        return rest
 
     def _too_long(self, head: bytes) -> None:
         self._error(f"frame longer than {self.max_size} bytes (no newline within them)", head)
@@ -278,15 +293,24 @@ class _CountedDecoder(Decoder):
         return frames
 
     def end(self) -> list[bytes]:
-        rest, self._rest = self._rest, b""
         if self._skip:  # the stream ended inside a frame that was too long anyway
             self._error(self._skip_reason + " (and cut short)", self._skipped_head)
-            self._skipped_head = b""
-        self._skip = 0
-        self._skip_to_newline = False
+        rest = self._take_held()
         if rest:
             self._error(f"stream ended inside a frame ({len(rest)} bytes of it received): truncated", rest)
         return []
+
+    def cut(self, reason: str) -> None:
+        if self._skip:  # inside a frame already too long: its error is due now
+            self._error(f"{self._skip_reason} ({reason} before its end)", self._skipped_head)
+        super().cut(reason)
+
+    def _take_held(self) -> bytes:
+        rest, self._rest = self._rest, b""
+        self._skipped_head = b""
+        self._skip = 0
+        self._skip_to_newline = False
+        return rest
 
 
 class OctetCountingDecoder(_CountedDecoder):
@@ -411,6 +435,11 @@ class AutoDecoder(Decoder):
         frames = self.chosen.end()
         self.error_count = self.chosen.error_count
         return frames
+
+    def cut(self, reason: str) -> None:
+        if self.chosen is not None:
+            self.chosen.cut(reason)
+            self.error_count = self.chosen.error_count
 
     def take_errors(self) -> list[FrameError]:
         errors = list(self.errors)

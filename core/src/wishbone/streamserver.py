@@ -18,7 +18,9 @@ bounded rate:
 
 * a connection beyond ``max_connections`` is closed at once (``refused``);
 * a connection that completes no frame for ``idle_timeout`` seconds (one that never sends,
-  a slow-loris client dribbling bytes) is closed (``idle_closed``);
+  a slow-loris client dribbling bytes) is closed (``idle_closed``), and the bytes it held of a
+  frame go to the handler as a :class:`~wishbone.framing.FrameError`, as at a stop: a frame the
+  server cut is never dropped unseen;
 * a TLS handshake that fails or takes longer than ``tls_handshake_timeout`` (plain text at a
   TLS port, a bad or missing client certificate, a silent client) closes the connection
   (``tls_failures``);
@@ -334,6 +336,7 @@ class StreamServer:
                     chunk = recv(read_size)
                 except _WOULD_BLOCK:
                     if self.stopping:
+                        self._hand_on_held(connection, decoder, "closed by the stop")
                         return
                     self._waiting[current] = watcher
                     try:
@@ -343,6 +346,7 @@ class StreamServer:
                         self._bad.warning(
                             "Connection from %s closed: no whole frame for %s s.", connection.peer, self.idle_timeout
                         )
+                        self._hand_on_held(connection, decoder, "closed after the idle timeout")
                         return
                     except _Stopping:
                         pass
@@ -366,7 +370,14 @@ class StreamServer:
                     if drain_until is None:
                         drain_until = monotonic() + FINAL_DRAIN
                     elif monotonic() > drain_until:
+                        self._hand_on_held(connection, decoder, "closed by the stop")
                         return
         finally:
             self._waiting.pop(current, None)
             watcher.close()
+
+    def _hand_on_held(self, connection: Connection, decoder: framings.Decoder, why: str) -> None:
+        """The server closes a connection inside a frame: what it holds of it goes to the handler as an error."""
+        decoder.cut(f"connection {why}")
+        if decoder.errors:
+            self.handle(connection, [], decoder.take_errors())
