@@ -2,6 +2,7 @@
 
     python bench/bench_syslog.py [--rates 50000,100000,150000,200000,250000] [--seconds 2] [--repeat 3]
     python bench/bench_syslog.py --instructions [--messages 10000] [--repeat 1]
+    python bench/bench_syslog.py --raw-bound    # also Wishbone without parsing (syslog_in mode raw)
 
 Both receivers run at once, each its own process tree, each listening on UDP and TCP on
 127.0.0.1 and writing every message to a file as one line (``TIMESTAMP HOST APP[PID]: MESSAGE``):
@@ -196,26 +197,31 @@ def start_syslog_ng(work: Path, wrap: tuple = ()) -> Receiver:
     return Receiver("syslog-ng", proc, udp, tcp, LineCounter(out))
 
 
-def start_wishbone(work: Path, wrap: tuple = ()) -> Receiver:
+def start_wishbone(work: Path, wrap: tuple = (), raw: bool = False) -> Receiver:
+    """The real ``wishbone debug``; *raw*: syslog_in in ``mode: raw`` writing each message as it came
+    (no parsing: what the rest of the path costs, the bound of any faster parser)."""
+    name = "wishbone-raw" if raw else "wishbone"
     udp, tcp = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_STREAM)
-    out = work / "wishbone.log"
-    config = work / "wishbone.json"
-    udp_in = {"port": udp, "buffer_size": receive_buffer(), "reuse_port": False}
+    out = work / f"{name}.log"
+    config = work / f"{name}.json"
+    mode = {"mode": "raw"} if raw else {}
+    udp_in = {"port": udp, "buffer_size": receive_buffer(), "reuse_port": False, **mode}
+    tcp_in = {"port": tcp, "transport": "tcp", "reuse_port": False, **mode}
     bootstrap = {
         "bootstrap": {
             "udp": {"module": "syslog_in", "variables": udp_in},
-            "tcp": {"module": "syslog_in", "variables": {"port": tcp, "transport": "tcp", "reuse_port": False}},
-            "file": {"module": "file_out", "variables": {"path": str(out), "format": LINE}},
+            "tcp": {"module": "syslog_in", "variables": tcp_in},
+            "file": {"module": "file_out", "variables": {"path": str(out), **({} if raw else {"format": LINE})}},
         },
         "routingtable": {"udp.outbox": ["file.inbox"], "tcp.outbox": ["file.inbox"]},
     }
     config.write_text(json.dumps(bootstrap, indent=2))
     wishbone = Path(sys.executable).parent / "wishbone"
     cmd = [*wrap, str(wishbone), "debug", "--config", str(config), "--loglevel", "warning"]
-    with open(work / "wishbone.err", "w") as err:
+    with open(work / f"{name}.err", "w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
-    wait_port(tcp, proc, work / "wishbone.err", 180 if wrap else 20)
-    return Receiver("wishbone", proc, udp, tcp, LineCounter(out))
+    wait_port(tcp, proc, work / f"{name}.err", 180 if wrap else 20)
+    return Receiver(name, proc, udp, tcp, LineCounter(out))
 
 
 def loggen(receiver: Receiver, transport: str, rate: int, count: int) -> subprocess.Popen:
@@ -341,6 +347,11 @@ def main() -> None:
     parser.add_argument("--transports", default="udp,tcp")
     parser.add_argument("--instructions", action="store_true", help="count instructions per message (valgrind)")
     parser.add_argument("--messages", type=int, default=10_000, help="--instructions: N of I(2N) - I(N)")
+    parser.add_argument(
+        "--raw-bound",
+        action="store_true",
+        help="also run Wishbone with syslog_in in mode raw (no parsing): the bound of any faster parser",
+    )
     args = parser.parse_args()
     for tool in ("syslog-ng", "loggen"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
@@ -356,6 +367,8 @@ def main() -> None:
     try:
         receivers.append(start_syslog_ng(work))
         receivers.append(start_wishbone(work))
+        if args.raw_bound:
+            receivers.append(start_wishbone(work, raw=True))
         run_all(receivers, work, rates, args, rows)
     finally:
         for receiver in receivers:
@@ -423,6 +436,17 @@ def report(rows: dict, rates: list[int], args: argparse.Namespace) -> None:
                 f"   {transport:9} {rate:10,} {wb['fraction']:9.1%} {wb['cpu_us']:10.2f} "
                 f"{ng['fraction']:9.1%} {ng['cpu_us']:10.2f}"
             )
+    if args.raw_bound:
+        print("   without parsing (syslog_in mode raw, each message written as it came): the bound of a faster parser")
+        for transport in args.transports.split(","):
+            for rate in rates:
+                raw = medians(rows[(transport, rate, "wishbone-raw")])
+                ng = medians(rows[(transport, rate, "syslog-ng")])
+                print(
+                    f"   {transport:9} {rate:10,} {raw['fraction']:9.1%} {raw['cpu_us']:10.2f} "
+                    f"{ng['fraction']:9.1%} {ng['cpu_us']:10.2f}"
+                    f"   ({raw['cpu_us'] / ng['cpu_us']:.0%} of syslog-ng's CPU)"
+                )
     for transport in args.transports.split(","):
         for rate in rates:
             wb = medians(rows[(transport, rate, "wishbone")])
