@@ -2,6 +2,7 @@
 
     python bench/bench_tcp.py [--lines 1000000] [--size 100] [--connections 1,8] [--repeat 3]
     python bench/bench_tcp.py --instructions [--lines 100000] [--repeat 3]
+    python bench/bench_tcp.py --instructions --paced [--lines 300]   # one line per read: per-wake cost
 
 A sender process (this script, ``--send``) opens the connections and writes *lines* lines of
 *size* bytes (newline included), spread over them, as fast as TCP lets it: a prebuilt buffer
@@ -30,6 +31,10 @@ simulation: instructions executed, the sender not traced), once with *lines* and
 twice as many, in turns; (I(2N) - I(N)) / N is its cost per line, start-up and shut-down
 cancelled out. Medians of *repeat* pairs; the target is <= 125% of the baseline (the 80%
 of the throughput target, in instructions).
+
+``--paced`` (with ``--instructions``): the sender writes one line every 20 ms, so that every
+read finds one line: the cost of one wake-up (the hub, the read, the hand-off, the consumer),
+which is what many slow connections (syslog from a fleet of hosts) cost per message. No target.
 """
 
 from __future__ import annotations
@@ -54,16 +59,23 @@ from wishbone import Pipeline
 IDLE_END = 3.0  # seconds without a new event after the sender finished (not all came): the run is over
 
 
-def send(port: int, lines: int, size: int, connections: int) -> None:
-    """The sender process: *lines* lines of *size* bytes over *connections* connections."""
+def send(port: int, lines: int, size: int, connections: int, pace: float = 0.0) -> None:
+    """The sender process: *lines* lines of *size* bytes over *connections* connections (*pace*: one
+    line every *pace* seconds, over the first connection)."""
     line = b"x" * (size - 1) + b"\n"
     per = lines // connections
     block = line * 1000
     socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(connections)]
     start = time.monotonic()
+    if pace:
+        socks[0].setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(per * connections):
+            socks[0].sendall(line)
+            time.sleep(pace)
+        per, connections = 0, 0
     # round robin over the connections, 1000 lines at a time, so that they all stream at once
     left = [per] * connections
-    while any(left):
+    while per and any(left):
         for i, sock in enumerate(socks):
             n = min(1000, left[i])
             if n:
@@ -71,11 +83,11 @@ def send(port: int, lines: int, size: int, connections: int) -> None:
                 left[i] -= n
     for sock in socks:
         sock.close()
-    print(f"{per * connections} {time.monotonic() - start:.6f}", flush=True)
+    print(f"{lines if pace else per * connections} {time.monotonic() - start:.6f}", flush=True)
 
 
-def start_sender(port: int, lines: int, size: int, connections: int) -> subprocess.Popen:
-    cmd = [sys.executable, __file__, "--send", str(port), str(lines), str(size), str(connections)]
+def start_sender(port: int, lines: int, size: int, connections: int, pace: float = 0.0) -> subprocess.Popen:
+    cmd = [sys.executable, __file__, "--send", str(port), str(lines), str(size), str(connections), f"--pace={pace}"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
 
@@ -116,7 +128,7 @@ def watch(counter, sender: subprocess.Popen, expected: int, interval: float = 0.
     return {**figures, "sent": int(sent), "offered": int(sent) / float(took)}
 
 
-def run_baseline(lines: int, size: int, connections: int, interval: float = 0.002) -> dict:
+def run_baseline(lines: int, size: int, connections: int, interval: float = 0.002, pace: float = 0.0) -> dict:
     """A bare gevent StreamServer line reader -> queue -> counting consumer."""
     queue: gevent.queue.Queue = gevent.queue.Queue(100)
     counted = [0]
@@ -144,7 +156,7 @@ def run_baseline(lines: int, size: int, connections: int, interval: float = 0.00
     server = gevent.server.StreamServer(("127.0.0.1", 0), handle)
     server.start()
     consumer = gevent.spawn(consume)
-    sender = start_sender(server.server_port, lines, size, connections)
+    sender = start_sender(server.server_port, lines, size, connections, pace)
     figures = watch(lambda: counted[0], sender, lines, interval)
     server.stop(timeout=2)
     queue.put(None)
@@ -152,7 +164,7 @@ def run_baseline(lines: int, size: int, connections: int, interval: float = 0.00
     return figures
 
 
-def run_wishbone(lines: int, size: int, connections: int, interval: float = 0.002) -> dict:
+def run_wishbone(lines: int, size: int, connections: int, interval: float = 0.002, pace: float = 0.0) -> dict:
     """tcp_in (port 0) -> null."""
     doc = {
         "bootstrap": {
@@ -164,7 +176,7 @@ def run_wishbone(lines: int, size: int, connections: int, interval: float = 0.00
     pipeline = Pipeline.from_dict(doc)
     pipeline.start()
     sink = pipeline.modules["sink"]
-    sender = start_sender(pipeline.modules["tcp"].port, lines, size, connections)
+    sender = start_sender(pipeline.modules["tcp"].port, lines, size, connections, pace)
     figures = watch(lambda: sink.consumed, sender, lines, interval)
     metrics = pipeline.modules["tcp"].metrics()
     pipeline.stop(10)
@@ -197,10 +209,11 @@ def compare(lines: int, size: int, connections: int, repeat: int) -> tuple[tuple
 RECEIVERS = {"baseline": run_baseline, "wishbone": run_wishbone}
 
 
-def instructions(receiver: str, lines: int, size: int) -> int:
+def instructions(receiver: str, lines: int, size: int, pace: float = 0.0) -> int:
     """Instructions one receiver process executes for *lines* lines (valgrind cachegrind, no cache model)."""
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     cmd += [sys.executable, __file__, "--receive", receiver, "--lines", str(lines), "--size", str(size)]
+    cmd += [f"--pace={pace}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
     if done.returncode or not found:
@@ -210,21 +223,26 @@ def instructions(receiver: str, lines: int, size: int) -> int:
     return int(found.group(1).replace(",", ""))
 
 
-def compare_instructions(lines: int, size: int, repeat: int) -> None:
+def compare_instructions(lines: int, size: int, repeat: int, pace: float = 0.0) -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("--instructions runs the receivers under valgrind: apt-get install valgrind")
     per_line: dict[str, list[float]] = {"baseline": [], "wishbone": []}
     for _ in range(repeat):
         for receiver in per_line:  # in turns, and each pair back to back
-            short, long = instructions(receiver, lines, size), instructions(receiver, 2 * lines, size)
+            short, long = instructions(receiver, lines, size, pace), instructions(receiver, 2 * lines, size, pace)
             per_line[receiver].append((long - short) / lines)
     base, wb = (statistics.median(per_line[r]) for r in ("baseline", "wishbone"))
-    print(f"-- 1 connection, {lines:,} and {2 * lines:,} lines of {size} bytes, {repeat} pairs each (valgrind)")
+    how = f", one line every {pace * 1000:g} ms: one line per read" if pace else ""
+    print(f"-- 1 connection, {lines:,} and {2 * lines:,} lines of {size} bytes{how}, {repeat} pairs each (valgrind)")
     names = {"baseline": "bare gevent line reader -> queue -> counter", "wishbone": "wishbone tcp_in -> null"}
     for receiver, name in names.items():
         runs = " ".join(f"{v:,.0f}" for v in per_line[receiver])
         print(f"   {name:44} {statistics.median(per_line[receiver]):10,.0f} instructions/line   runs: {runs}")
     print(f"   ratio wishbone / baseline: {wb / base:.0%} of the instructions")
+    if pace:
+        what = f"TCP in -> null, one {size}-byte line per read, instructions per wake-up ({wb / base:.0%} of baseline)"
+        result(what, wb, "instructions/line", "(no target: what a slow connection costs per message)", None, base)
+        return
     what = f"TCP in -> null, 1 connection, {size}-byte lines, instructions per line ({wb / base:.0%} of baseline)"
     result(what, wb, "instructions/line", "<= 125% of baseline", wb <= 1.25 * base, base)
 
@@ -236,18 +254,22 @@ def main() -> None:
     parser.add_argument("--connections", default="1,8", help="comma-separated connection counts to measure")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="count instructions per line (valgrind)")
+    parser.add_argument("--paced", action="store_true", help="--instructions: one line every 20 ms (per-wake cost)")
+    parser.add_argument("--pace", type=float, default=0.0, help=argparse.SUPPRESS)  # the sender's seconds per line
     parser.add_argument("--send", nargs=4, type=int, metavar=("PORT", "LINES", "SIZE", "CONNECTIONS"))
     parser.add_argument("--receive", choices=RECEIVERS, help=argparse.SUPPRESS)  # one run, for valgrind
     args = parser.parse_args()
     if args.send:
-        send(*args.send)
+        send(*args.send, args.pace)
         return
     if args.receive:  # sampled seldom: the sampling thread's instructions are not the receiver's
-        figures = RECEIVERS[args.receive](args.lines, args.size, 1, 0.05)
+        figures = RECEIVERS[args.receive](args.lines, args.size, 1, 0.05, args.pace)
         print(json.dumps({"seen": figures["seen"]}), flush=True)
         return
     if args.instructions:
-        compare_instructions(args.lines if args.lines != 1_000_000 else 100_000, args.size, args.repeat)
+        default = 300 if args.paced else 100_000
+        lines = args.lines if args.lines != 1_000_000 else default
+        compare_instructions(lines, args.size, args.repeat, 0.02 if args.paced else 0.0)
         return
     for n, connections in enumerate(int(c) for c in args.connections.split(",")):
         (wb_wall, base_wall), (wb_cpu, base_cpu) = compare(args.lines, args.size, connections, args.repeat)

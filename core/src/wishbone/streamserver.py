@@ -17,7 +17,8 @@ What the server does on its own, counted in :meth:`StreamServer.metrics` and log
 bounded rate:
 
 * a connection beyond ``max_connections`` is closed at once (``refused``);
-* a connection that completes no frame for ``idle_timeout`` seconds (one that never sends,
+* a connection that completes no frame for ``idle_timeout`` seconds (looked at every quarter of
+  it by one timer per connection, so closed within 1.25 times it; one that never sends,
   a slow-loris client dribbling bytes) is closed (``idle_closed``), and the bytes it held of a
   frame go to the handler as a :class:`~wishbone.framing.FrameError`, as at a stop: a frame the
   server cut is never dropped unseen;
@@ -320,15 +321,24 @@ class StreamServer:
         sock.setblocking(False)
         decoder = framings.decoder(self.framing, self.max_frame)
         feed = decoder.feed
-        recv = sock.recv
+        # gevent's socket.recv is a Python loop that waits on EAGAIN; this loop waits itself, so it
+        # calls the socket's own recv (a TLS socket's is the SSL object's, which has no such layer)
+        recv = getattr(sock, "_sock", sock).recv if self.tls is None else sock.recv
         read_size = self.read_size
         handle = self.handle
-        idle = self.idle_timeout or None
-        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+        idle = self.idle_timeout
+        hub = gevent.get_hub()
+        watcher = hub.loop.io(sock.fileno(), 1)
         current = gevent.getcurrent()
-        wait = gevent.socket.wait
+        wait = hub.wait
         monotonic = time.monotonic
-        deadline = monotonic() + idle if idle else None
+        # The idle timeout is one repeating timer per connection, not a timeout armed per wait: it
+        # looks every idle/4 s whether a whole frame came within idle seconds
+        last_frame = [monotonic()]
+        timer = None
+        if idle:
+            timer = hub.loop.timer(idle / 4, idle / 4)
+            timer.start(self._check_idle, current, watcher, last_frame, idle)
         drain_until = None
         try:
             while True:
@@ -340,7 +350,7 @@ class StreamServer:
                         return
                     self._waiting[current] = watcher
                     try:
-                        wait(watcher, None if deadline is None else max(0.0, deadline - monotonic()), _Idle())
+                        wait(watcher)
                     except _Idle:
                         self.counters["idle_closed"] += 1
                         self._bad.warning(
@@ -362,8 +372,7 @@ class StreamServer:
                 frames = feed(chunk)
                 if frames:
                     handle(connection, frames, decoder.take_errors() if decoder.errors else _NO_ERRORS)
-                    if deadline is not None:
-                        deadline = monotonic() + idle  # type: ignore[operator]
+                    last_frame[0] = monotonic()
                 elif decoder.errors:
                     handle(connection, frames, decoder.take_errors())
                 if self.stopping:  # read what the kernel holds, for a bounded time
@@ -375,6 +384,13 @@ class StreamServer:
         finally:
             self._waiting.pop(current, None)
             watcher.close()
+            if timer is not None:
+                timer.close()
+
+    def _check_idle(self, greenlet: Any, watcher: Any, last_frame: list, idle: float) -> None:
+        """The idle timer of one connection: wake its greenlet with _Idle once no whole frame came for *idle* s."""
+        if time.monotonic() - last_frame[0] >= idle and self._waiting.get(greenlet) is watcher:
+            gevent.get_hub().cancel_wait(watcher, _Idle())
 
     def _hand_on_held(self, connection: Connection, decoder: framings.Decoder, why: str) -> None:
         """The server closes a connection inside a frame: what it holds of it goes to the handler as an error."""
