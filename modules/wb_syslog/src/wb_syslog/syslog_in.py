@@ -20,7 +20,6 @@ from wb_syslog.rfc import SyslogError, parse, parse_3164, parse_5424
 
 __all__ = ["SyslogIn"]
 
-IDLE_CHECK = 0.2  # seconds the UDP reader waits before it looks whether intake stopped
 FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds
 _SO_RCVBUFFORCE = 33  # Linux; passes net.core.rmem_max for a privileged process
 
@@ -30,7 +29,7 @@ PARSERS: dict[str, Callable[[str], dict]] = {"auto": parse, "rfc5424": parse_542
 
 
 class _Wake(Exception):
-    """A reader's wait ends: idle check, idle timeout or a stop."""
+    """The UDP reader's wait ends: intake stopped (on_stop_intake raises it there)."""
 
 
 def _receive_buffer(sock: socket.socket, size: int) -> int:
@@ -295,15 +294,16 @@ class SyslogIn(Input):
 
     # ------------------------------------------------------------------ UDP
     def _read_udp(self, sock: socket.socket) -> None:
-        watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
+        hub = gevent.get_hub()
+        watcher = hub.loop.io(sock.fileno(), 1)
         current = gevent.getcurrent()
-        wait = gevent.socket.wait
+        wait = hub.wait  # no timeout: no timer armed per wait; on_stop_intake wakes it
         read_batch = self._udp_batch_reader(sock)
         try:
             while self.running:
                 self._waiting[current] = watcher
                 try:
-                    wait(watcher, IDLE_CHECK, _Wake())
+                    wait(watcher)
                 except _Wake:
                     continue
                 finally:

@@ -18,15 +18,13 @@ from wb_udp.ownership import PortClaim
 
 __all__ = ["UDPIn"]
 
-#: How long the reader waits for a datagram before it checks whether intake has stopped.
-IDLE_CHECK = 0.2
 FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds for us
 #: The largest payload an IPv4 UDP datagram can carry.
 MAX_UDP_PAYLOAD = 65535
 
 
 class _Idle(Exception):
-    """No datagram within IDLE_CHECK seconds."""
+    """Intake stopped: the reader's wait for a datagram ends (on_stop_intake raises it there)."""
 
 
 _IDLE = _Idle()
@@ -148,7 +146,7 @@ class UDPIn(Input):
         self.spawn_producer(self._read, sock)
 
     def on_stop_intake(self) -> None:
-        # wake the reader from its wait now rather than at the next idle check
+        # the reader waits without a timeout (no timer armed per wait): wake it to see the stop
         watcher = self._watcher
         if watcher is not None and watcher.callback is not None:
             gevent.get_hub().cancel_wait(watcher, _IDLE)
@@ -184,7 +182,7 @@ class UDPIn(Input):
     def _read(self, sock: socket.socket) -> None:
         """Wait for readability, drain up to a batch without blocking, hand it on; repeat."""
         watcher = self._watcher = gevent.get_hub().loop.io(sock.fileno(), 1)
-        wait = gevent.socket.wait
+        wait = gevent.get_hub().wait
         # recvmmsg on Linux: a batch per system call, into buffers made once (wishbone.datagrams)
         reader = DatagramReader(sock, self.max_size, self.batch_size)
         receive, slots = reader.receive, reader.slots
@@ -233,7 +231,7 @@ class UDPIn(Input):
         try:
             while self.running:
                 try:
-                    wait(watcher, IDLE_CHECK, _IDLE)
+                    wait(watcher)
                 except _Idle:
                     continue
                 read_batch()
