@@ -41,16 +41,18 @@ An idle durable queue costs nothing: no timer, no thread, no write.
 
 from __future__ import annotations
 
+import _thread
 import collections
 import os
+import queue
 import struct
 import time
 import zlib
 
 import gevent
 import gevent.event
-import gevent.lock
 import msgpack
+from gevent.hub import Waiter
 
 from wishbone.ack import Delivery, TrackedEvent, mark_abandoned, mark_failed
 from wishbone.log import RateLimitedLog, source_logger
@@ -70,6 +72,8 @@ _ACK_WRITE_INTERVAL = 0.2
 _EXTENT = 1 << 20
 _ZEROS = memoryview(bytes(64 << 10))
 _datasync = getattr(os, "fdatasync", os.fsync)
+#: The writer thread ends after this many seconds without a write (and starts again with the next).
+_WRITER_IDLE = 1.0
 
 
 class _Chunk:
@@ -84,6 +88,82 @@ class _Chunk:
         self.count = count
         self.pending = count
         self.events = events
+
+
+class _Pending:
+    """One sender's record, waiting for the write that takes it; its waiter gets True once on disk."""
+
+    __slots__ = ("buf", "kept", "waiter")
+
+    def __init__(self, buf: bytes, kept: list) -> None:
+        self.buf = buf
+        self.kept = kept
+        self.waiter = Waiter()
+
+
+class _Writer:
+    """An OS thread of the queue's own that runs its writes one at a time, in order.
+
+    ``submit(job, args, done)`` hands ``job(*args)`` to the thread and returns; when it is done,
+    ``done(True, result)`` (or ``done(False, exception)``) runs in the hub, woken by one async
+    watcher kept for the queue's life. Cheaper per write than the hub's threadpool (no result
+    object nor watcher made per call; see bench/bench_durable.py), and a completion handled in
+    the hub needs no greenlet of its own. The thread starts with the first write and ends after
+    ``_WRITER_IDLE`` seconds without one, so an idle queue has no thread.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._results: collections.deque = collections.deque()
+        self._mutex = _thread.allocate_lock()
+        self._running = False
+        self._busy = 0
+        self._watcher = gevent.get_hub().loop.async_()
+        self._watcher.start(self._completed)
+        self._watcher.ref = False  # an idle queue does not keep the loop alive
+
+    def submit(self, job, args: tuple, done) -> None:
+        """Run ``job(*args)`` in the thread, then ``done(ok, result)`` in the hub."""
+        self._busy += 1
+        self._watcher.ref = True  # a write in flight: the loop must wait for it
+        with self._mutex:
+            self._jobs.put((job, args, done))
+            if not self._running:
+                self._running = True
+                _thread.start_new_thread(self._run, ())
+
+    def _run(self) -> None:
+        jobs, results, send = self._jobs, self._results, self._watcher.send
+        while True:
+            try:
+                job, args, done = jobs.get(timeout=_WRITER_IDLE)
+            except queue.Empty:
+                with self._mutex:
+                    if jobs.empty():
+                        self._running = False
+                        return
+                continue
+            try:
+                results.append((done, True, job(*args)))
+            except Exception as exc:
+                results.append((done, False, exc))
+            job = args = done = None  # nothing of this write kept while the thread waits
+            send()
+
+    def close(self) -> None:
+        """Stop the watcher (the queue is shut down; a thread still waiting ends on its own)."""
+        self._watcher.stop()
+        self._watcher.close()
+
+    def _completed(self) -> None:
+        results = self._results
+        while results:
+            done, ok, value = results.popleft()
+            self._busy -= 1
+            if not self._busy:
+                self._watcher.ref = False
+            done(ok, value)
 
 
 def _settle(chunk: _Chunk, ok: bool | None) -> None:
@@ -173,7 +253,14 @@ class DurableQueue(DestinationQueue):
         self._last_ack_write = 0.0
         self._last_sync = 0.0
         self._saving = False
-        self._write_lock = gevent.lock.Semaphore()  # n-1 senders: one write and its bookkeeping at a time
+        self.writes = 0  # writes made (one pwrite each, for every record that joined it)
+        self.syncs = 0  # of which synced
+        self._joined: list[_Pending] = []  # records waiting for the next write
+        self._reserved = 0  # their bytes and those of the write in flight
+        self._in_flight: tuple | None = None  # the write the writer thread is doing, one at a time
+        self._idle = gevent.event.Event()  # set while no write is in flight
+        self._idle.set()
+        self._writer = _Writer(name)
         os.makedirs(self.directory, exist_ok=True)
         self._active = 0
         self._active_fd = -1
@@ -313,7 +400,11 @@ class DurableQueue(DestinationQueue):
         return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload, kept, refused
 
     def put_batch(self, batch: list) -> None:
-        """Write *batch* to disk, then release the sender; block (or drop) while the disk is full."""
+        """Write *batch* to disk, then release the sender; block (or drop) while the disk is full.
+
+        Batches that arrive while a write is in flight join the next one (group commit): one
+        pwrite of all their records and one sync, after which each of their senders goes on.
+        """
         buf, kept, refused = self._encode(batch)
         if refused:
             self.dropped += len(refused)
@@ -323,69 +414,115 @@ class DurableQueue(DestinationQueue):
             )
         if not kept:
             return
-        with self._write_lock:
-            while not self.closed:
-                growth = self._growth(len(buf)) - self._segment_sizes[self._active]
-                if not (self.bytes + growth > self.max_bytes and self._unsettled) and self._write(buf):
-                    break
-                if self.drop_when_full:  # full, or the file system refused the write
-                    self.dropped += len(kept)
-                    mark_failed(kept)
-                    return
-                self._save_cursor()  # what was delivered since frees segments
-                self._room.clear()
-                self._room.wait(_ACK_WRITE_INTERVAL)
-            else:  # closed while waiting: its consumer has gone, never attempted
-                self.dropped += len(kept)
-                mark_abandoned(kept)
+        while not self.closed and self._active_fd >= 0:
+            growth = self._growth(self._reserved + len(buf)) - self._segment_sizes[self._active]
+            full = self.bytes + growth > self.max_bytes and (self._unsettled or self._reserved)
+            if not full and self._join(buf, kept):
                 return
+            if self.drop_when_full:  # full, or the file system refused the write
+                self.dropped += len(kept)
+                mark_failed(kept)
+                return
+            self._save_cursor()  # what was delivered since frees segments
+            self._room.clear()
+            self._room.wait(_ACK_WRITE_INTERVAL)
+        # closed while waiting: its consumer has gone, never attempted
+        self.dropped += len(kept)
+        mark_abandoned(kept)
+
+    def _join(self, buf: bytes, kept: list) -> bool:
+        """Add one record to the next write and wait until it is on disk; False if the disk refused it."""
+        pending = _Pending(buf, kept)
+        self._joined.append(pending)
+        self._reserved += len(buf)
+        if self._in_flight is None:
+            self._flush()
+        started = time.monotonic()
+        try:
+            return pending.waiter.get()
+        except BaseException:  # killed while waiting: a record not yet handed to the writer is left out
+            if pending in self._joined:
+                self._joined.remove(pending)
+                self._reserved -= len(buf)
+            raise
+        finally:
+            self.write_wait += time.monotonic() - started
+
+    def _flush(self) -> None:
+        """Hand every record that joined since the last write to the writer thread: one write, one sync."""
+        group, self._joined = self._joined, []
+        buf = group[0].buf if len(group) == 1 else b"".join([p.buf for p in group])
+        size = self._segment_sizes[self._active]
+        grow_to = self._growth(len(buf))
+        now = time.monotonic()
+        sync = self.fsync == "batch" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval)
+        roll = self._write_pos + len(buf) >= self.segment_bytes
+        self._in_flight = (group, len(buf), size, grow_to, sync, now)
+        self._idle.clear()
+        args = (self._active_fd, buf, self._write_pos, size, grow_to, sync, self._active + 1 if roll else 0)
+        self._writer.submit(self._write_and_roll, args, self._written)
+
+    def _write_and_roll(self, fd: int, buf: bytes, pos: int, size: int, grow_to: int, sync: bool, roll: int) -> int:
+        """Append the records (thread); then, if *roll*, open segment *roll* and seal this one.
+        Returns the new segment's descriptor, or -1 (no roll: the active segment goes on)."""
+        self._append(fd, buf, pos, size, grow_to, sync)
+        if not roll:
+            return -1
+        try:
+            new = self._open_segment(roll)
+        except OSError:
+            return -1  # the active segment grows on past segment_bytes; the next write tries again
+        self._seal(fd, pos + len(buf), self.fsync != "none")
+        return new
+
+    def _written(self, ok: bool, value) -> None:
+        """The write of a group is done (in the hub): record its chunks, start the next, release its senders."""
+        group, length, size, grow_to, sync, started = self._in_flight
+        self._in_flight = None
+        self._reserved -= length
+        if ok:
+            self.writes += 1
+            if sync:
+                self.syncs += 1
+                self._last_sync = started
+            self._segment_sizes[self._active] = grow_to
+            self.bytes += grow_to - size
+            self._record(group)
+            if value >= 0:
+                self._sealed()
+                self._active += 1
+                self._active_fd = value
+                self._segment_sizes[self._active] = 0
+                self._write_pos = 0
+            self._not_empty.set()
+        else:
+            self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, value)
+        waiters = [pending.waiter for pending in group]
+        del group  # the senders' events: released with their senders, not held by this frame
+        if self._joined:
+            self._flush()  # the disk gets the next group before these senders run on
+        else:
+            self._idle.set()
+        for waiter in waiters:
+            waiter.switch(ok)  # runs the sender until it yields, then the next
+
+    def _record(self, group: list) -> None:
+        """The chunks of a group just written, in order, tracked and cached while memory allows."""
+        pos = self._write_pos
+        for pending in group:
+            kept = pending.kept
             n = len(kept)
-            end = self._write_pos
-            chunk = _Chunk(self._active, end - len(buf), end, n, None)
+            end = pos + len(pending.buf)
+            chunk = _Chunk(self._active, pos, end, n, None)
             if self._cached + n <= self.maxsize:
                 chunk.events = _tracked(chunk, kept)
                 self._cached += n
             self._unread.append(chunk)
             self._unsettled.append(chunk)
-            if end >= self.segment_bytes:
-                self._roll()
-        self.received += n
-        self.size += n
-        self._not_empty.set()
-
-    def _write(self, buf: bytes) -> bool:
-        """Append *buf* to the active segment; False when the file system refused it."""
-        size = self._segment_sizes[self._active]
-        grow_to = self._growth(len(buf))
-        now = time.monotonic()
-        sync = self.fsync == "batch" or (self.fsync == "interval" and now - self._last_sync >= self.fsync_interval)
-        try:
-            self._pool.apply(self._append, (self._active_fd, buf, self._write_pos, size, grow_to, sync))
-            self.write_wait += time.monotonic() - now
-        except OSError as exc:
-            self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, exc)
-            return False
-        if sync:
-            self._last_sync = now
-        self._segment_sizes[self._active] = grow_to
-        self._write_pos += len(buf)
-        self.bytes += grow_to - size
-        return True
-
-    def _roll(self) -> None:
-        """Seal the active segment and begin the next one (the file system calls in the threadpool)."""
-        fd = self._pool.apply(
-            self._seal_and_open, (self._active_fd, self._write_pos, self.fsync != "none", self._active + 1)
-        )
-        self._sealed()
-        self._active += 1
-        self._active_fd = fd
-        self._segment_sizes[self._active] = 0
-        self._write_pos = 0
-
-    def _seal_and_open(self, fd: int, end: int, sync: bool, number: int) -> int:
-        self._seal(fd, end, sync)
-        return self._open_segment(number)
+            self.received += n
+            self.size += n
+            pos = end
+        self._write_pos = pos
 
     @staticmethod
     def _seal(fd: int, end: int, sync: bool) -> None:
@@ -530,11 +667,13 @@ class DurableQueue(DestinationQueue):
 
     def shutdown(self) -> None:
         """After the module stopped: save the cursor (outputs have settled by now) and close."""
+        self._idle.wait()  # a write in flight (of a sender killed at a forced stop) finishes first
         self._save_cursor()
         if self._active_fd >= 0:
             fd, self._active_fd = self._active_fd, -1
             self._pool.apply(self._seal, (fd, self._write_pos, self.fsync != "none"))
             self._sealed()
+            self._writer.close()
 
     def metrics(self) -> dict:
         """This queue's counters, and what is on disk."""
@@ -545,4 +684,6 @@ class DurableQueue(DestinationQueue):
             "damaged": self.damaged,
             "replayed": self.replayed,
             "write_wait_ms": int(self.write_wait * 1000),
+            "writes": self.writes,
+            "syncs": self.syncs,
         }
