@@ -269,6 +269,16 @@ def test_a_durable_inbox_in_a_pipeline_delivers_everything(tmp_path):
     assert DurableQueue("pass.inbox", str(tmp_path)).replayed == 0
 
 
+def test_events_msgpack_cannot_store_are_dropped_and_counted_and_the_rest_kept(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path))
+    batch = events(0, 3)
+    batch[1] = {"headers": {}, "data": object()}
+    q.put_batch(batch)
+    assert (q.metrics()["dropped"], q.metrics()["in"]) == (1, 2)
+    q.shutdown()
+    assert drain(DurableQueue("a.inbox", str(tmp_path))) == [events(0, 3)[0], events(0, 3)[2]]
+
+
 def test_bad_fsync_policy_is_refused(tmp_path):
     with pytest.raises(ValueError, match="fsync must be one of"):
         DurableQueue("a.inbox", str(tmp_path), fsync="sometimes")

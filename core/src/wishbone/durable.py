@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import _thread
 import collections
+import operator
 import os
 import queue
 import struct
@@ -74,6 +75,8 @@ _ZEROS = memoryview(bytes(64 << 10))
 _datasync = getattr(os, "fdatasync", os.fsync)
 #: The writer thread ends after this many seconds without a write (and starts again with the next).
 _WRITER_IDLE = 1.0
+#: An event as msgpack stores it: (headers, data), packed as an array of two.
+_PAIR = operator.itemgetter("headers", "data")
 
 
 class _Chunk:
@@ -261,6 +264,7 @@ class DurableQueue(DestinationQueue):
         self._idle = gevent.event.Event()  # set while no write is in flight
         self._idle.set()
         self._writer = _Writer(name)
+        self._pack = msgpack.Packer(use_bin_type=True).pack  # one packer reused (a hub's greenlets only)
         os.makedirs(self.directory, exist_ok=True)
         self._active = 0
         self._active_fd = -1
@@ -386,17 +390,17 @@ class DurableQueue(DestinationQueue):
     def _encode(self, batch: list) -> tuple[bytes, list, list]:
         """One record for *batch*; events msgpack cannot store are left out (and returned)."""
         try:
-            payload = msgpack.packb([[e["headers"], e["data"]] for e in batch], use_bin_type=True)
+            payload = self._pack(list(map(_PAIR, batch)))
             kept, refused = batch, []
         except Exception:
             kept, refused = [], []
             for event in batch:
                 try:
-                    msgpack.packb([event["headers"], event["data"]], use_bin_type=True)
+                    self._pack(_PAIR(event))
                     kept.append(event)
                 except Exception:
                     refused.append(event)
-            payload = msgpack.packb([[e["headers"], e["data"]] for e in kept], use_bin_type=True)
+            payload = self._pack(list(map(_PAIR, kept)))
         return HEADER.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload, kept, refused
 
     def put_batch(self, batch: list) -> None:
@@ -476,7 +480,7 @@ class DurableQueue(DestinationQueue):
         return new
 
     def _written(self, ok: bool, value) -> None:
-        """The write of a group is done (in the hub): record its chunks, start the next, release its senders."""
+        """The write of a group is done (in the hub): start the next, record its chunks, release its senders."""
         group, length, size, grow_to, sync, started = self._in_flight
         self._in_flight = None
         self._reserved -= length
@@ -485,35 +489,39 @@ class DurableQueue(DestinationQueue):
             if sync:
                 self.syncs += 1
                 self._last_sync = started
-            self._segment_sizes[self._active] = grow_to
+            segment, pos = self._active, self._write_pos
+            self._segment_sizes[segment] = grow_to
             self.bytes += grow_to - size
-            self._record(group)
+            self._write_pos = pos + length
             if value >= 0:
                 self._sealed()
                 self._active += 1
                 self._active_fd = value
                 self._segment_sizes[self._active] = 0
                 self._write_pos = 0
+            if self._joined:
+                self._flush()  # the disk gets the next group first
+            self._record(group, segment, pos)
             self._not_empty.set()
         else:
             self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, value)
+            if self._joined:
+                self._flush()
+        if self._in_flight is None:
+            self._idle.set()
         waiters = [pending.waiter for pending in group]
         del group  # the senders' events: released with their senders, not held by this frame
-        if self._joined:
-            self._flush()  # the disk gets the next group before these senders run on
-        else:
-            self._idle.set()
         for waiter in waiters:
             waiter.switch(ok)  # runs the sender until it yields, then the next
 
-    def _record(self, group: list) -> None:
-        """The chunks of a group just written, in order, tracked and cached while memory allows."""
-        pos = self._write_pos
+    def _record(self, group: list, segment: int, pos: int) -> None:
+        """The chunks of a group just written at *pos* of *segment*, in order, tracked and cached
+        while memory allows."""
         for pending in group:
             kept = pending.kept
             n = len(kept)
             end = pos + len(pending.buf)
-            chunk = _Chunk(self._active, pos, end, n, None)
+            chunk = _Chunk(segment, pos, end, n, None)
             if self._cached + n <= self.maxsize:
                 chunk.events = _tracked(chunk, kept)
                 self._cached += n
@@ -522,7 +530,6 @@ class DurableQueue(DestinationQueue):
             self.received += n
             self.size += n
             pos = end
-        self._write_pos = pos
 
     @staticmethod
     def _seal(fd: int, end: int, sync: bool) -> None:
