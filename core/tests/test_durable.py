@@ -10,7 +10,7 @@ import textwrap
 
 import gevent
 import pytest
-from wishbone import Pipeline
+from wishbone import Pipeline, durable
 from wishbone.ack import track
 from wishbone.durable import DurableQueue
 from wishbone.testing import bootstrap
@@ -117,6 +117,19 @@ def test_a_sender_killed_while_its_batch_waits_for_a_write_is_left_out(tmp_path)
     q.put_batch(events(20, 10))
     q.shutdown()
     assert drain(DurableQueue("a.inbox", str(tmp_path))) == events(0, 10) + events(20, 10)
+
+
+def test_the_writer_thread_ends_when_idle_and_starts_again_with_the_next_write(tmp_path, monkeypatch):
+    monkeypatch.setattr(durable, "_WRITER_IDLE", 0.05)
+    q = DurableQueue("a.inbox", str(tmp_path))
+    q.put_batch(events(0, 10))
+    assert q._writer._running
+    with gevent.Timeout(5):
+        while q._writer._running:  # an idle queue has no thread
+            gevent.sleep(0.02)
+    q.put_batch(events(10, 10))
+    q.shutdown()
+    assert drain(DurableQueue("a.inbox", str(tmp_path))) == events(0, 20)
 
 
 def test_delivered_records_leave_the_disk_and_are_not_replayed(tmp_path):

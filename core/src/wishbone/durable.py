@@ -47,6 +47,7 @@ import operator
 import os
 import queue
 import struct
+import sys
 import time
 import zlib
 
@@ -128,13 +129,13 @@ class _Writer:
 
     def submit(self, job, args: tuple, done) -> None:
         """Run ``job(*args)`` in the thread, then ``done(ok, result)`` in the hub."""
+        with self._mutex:
+            if not self._running:
+                _thread.start_new_thread(self._run, ())  # may raise: then nothing was handed over
+                self._running = True
+            self._jobs.put((job, args, done))
         self._busy += 1
         self._watcher.ref = True  # a write in flight: the loop must wait for it
-        with self._mutex:
-            self._jobs.put((job, args, done))
-            if not self._running:
-                self._running = True
-                _thread.start_new_thread(self._run, ())
 
     def _run(self) -> None:
         jobs, results, send = self._jobs, self._results, self._watcher.send
@@ -166,7 +167,10 @@ class _Writer:
             self._busy -= 1
             if not self._busy:
                 self._watcher.ref = False
-            done(ok, value)
+            try:
+                done(ok, value)
+            except Exception:  # reported; the next results are still handed on
+                gevent.get_hub().handle_error(self, *sys.exc_info())
 
 
 def _settle(chunk: _Chunk, ok: bool | None) -> None:
@@ -464,7 +468,10 @@ class DurableQueue(DestinationQueue):
         self._in_flight = (group, len(buf), size, grow_to, sync, now)
         self._idle.clear()
         args = (self._active_fd, buf, self._write_pos, size, grow_to, sync, self._active + 1 if roll else 0)
-        self._writer.submit(self._write_and_roll, args, self._written)
+        try:
+            self._writer.submit(self._write_and_roll, args, self._written)
+        except Exception as exc:  # no thread to be had: its senders are told as of a refused write
+            gevent.get_hub().loop.run_callback(self._written, False, exc)
 
     def _write_and_roll(self, fd: int, buf: bytes, pos: int, size: int, grow_to: int, sync: bool, roll: int) -> int:
         """Append the records (thread); then, if *roll*, open segment *roll* and seal this one.
@@ -484,6 +491,17 @@ class DurableQueue(DestinationQueue):
         group, length, size, grow_to, sync, started = self._in_flight
         self._in_flight = None
         self._reserved -= length
+        try:
+            self._account(group, ok, value, length, size, grow_to, sync, started)
+        finally:  # whatever happened, no sender is left waiting
+            if self._in_flight is None:
+                self._idle.set()
+            waiters = [pending.waiter for pending in group]
+            del group  # the senders' events: released with their senders, not held by this frame
+            for waiter in waiters:
+                waiter.switch(ok)  # runs the sender until it yields, then the next
+
+    def _account(self, group: list, ok: bool, value, length: int, size: int, grow_to: int, sync: bool, started: float):
         if ok:
             self.writes += 1
             if sync:
@@ -507,12 +525,6 @@ class DurableQueue(DestinationQueue):
             self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, value)
             if self._joined:
                 self._flush()
-        if self._in_flight is None:
-            self._idle.set()
-        waiters = [pending.waiter for pending in group]
-        del group  # the senders' events: released with their senders, not held by this frame
-        for waiter in waiters:
-            waiter.switch(ok)  # runs the sender until it yields, then the next
 
     def _record(self, group: list, segment: int, pos: int) -> None:
         """The chunks of a group just written at *pos* of *segment*, in order, tracked and cached
