@@ -1,10 +1,10 @@
 """Durable queues: a destination queue whose events are on disk before their sender is released.
 
 A :class:`DurableQueue` is a :class:`~wishbone.queue.DestinationQueue` whose capacity is a
-directory. Every batch put into it is appended to the active *segment* file as checksummed
-records, written (and, by the fsync policy, synced) by gevent's threadpool, so disk I/O never
-blocks the hub, only the sender. Only then is the sender released: its events, and the
-delivery of any input upstream, are done with (on disk counts as delivered). The queue
+directory. Every batch put into it is appended to the active *segment* file as a checksummed
+record, written (and, by the fsync policy, synced) by the queue's own writer thread, so disk
+I/O never blocks the hub, only the sender. Only then is the sender released: its events, and
+the delivery of any input upstream, are done with (on disk counts as delivered). The queue
 hands out its own events instead, tracked (:mod:`wishbone.ack`), and a record leaves the
 disk only when every copy made of it downstream has settled: the queue keeps a cursor past
 the oldest settled run of records, writes it to the ``acks`` file, and deletes a segment once
@@ -34,9 +34,29 @@ write) blocks the sender until delivered records free room (or drops, counted, w
 ``when_full: drop``); a write the disk refused is cut back, so the file never holds half a
 record.
 
+Group commit: one write is in flight at a time, and the batches of senders that arrive
+meanwhile (several inputs, or a greenlet per connection of tcp_in or http_in) join the next
+one: one ``pwrite`` of their records one after the other and one ``fdatasync``. When it is
+done, in the hub, the next group goes to the thread first, then the chunks of this one are
+recorded and its senders released in the order of their records, so the order of records is
+the order of release. A sender killed while its batch waits for a write is left out of it; a
+write the disk refused is cut back whole and each of its senders is held (or drops) as alone.
+``writes`` and ``syncs`` count them: batches per sync is ``in / 100 / syncs`` at batches of 100.
+The writer is one OS thread fed by a queue, and its completions come back through one async
+watcher kept for the queue's life: a round trip costs 7.5 to 7.8 us against 12.5 to 13.0 us
+through ``threadpool.apply``, which makes a result object and a watcher per call
+(bench/bench_durable.py; docs/durable-queues.md has the pipeline A/B). With one sender,
+``fsync: batch`` is bound by the disk: the median pwrite + fdatasync of a record of 100 events
+took 0.12 to 0.18 ms here, at most 24% to 38% of memory queues if nothing else cost anything;
+the queue reached 9% to 14%. Several senders share syncs (2 batches per sync with 4 senders,
+22% to 31% of memory queues) until the hub's CPU bounds them: the pack of a batch, the tracked
+copies and the hand-off (the writer thread must also win the GIL from a busy hub at the start
+and end of its write).
+
 Events read back from disk are cached in memory up to ``maxsize`` events; past that they
 stay on disk until the consumer reaches them, so memory is bounded whatever the backlog.
-An idle durable queue costs nothing: no timer, no thread, no write.
+An idle durable queue costs nothing: no timer, no write, and its writer thread ends after a
+second without a write (the next write starts it again).
 """
 
 from __future__ import annotations
@@ -208,7 +228,8 @@ class DurableQueue(DestinationQueue):
     Metrics: ``in``, ``out``, ``dropped``, ``size`` (events queued, on disk or in memory),
     and ``bytes`` (on disk now), ``segments``, ``damaged`` (records skipped as corrupt),
     ``replayed`` (records recovered at start), ``write_wait_ms`` (time senders waited for
-    their writes to be on disk: what the fsync policy costs them).
+    their writes to be on disk: what the fsync policy costs them, summed over senders),
+    ``writes`` (writes made, each of one or several batches) and ``syncs`` (of which synced).
 
     :param name: ``instance.queue``.
     :param path: the directory all durable queues of this bootstrap file live under.
