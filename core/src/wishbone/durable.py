@@ -523,6 +523,7 @@ class DurableQueue(DestinationQueue):
                 waiter.switch(ok)  # runs the sender until it yields, then the next
 
     def _account(self, group: list, ok: bool, value, length: int, size: int, grow_to: int, sync: bool, started: float):
+        """Count a write done: the segment's size and position, a roll, then the next group and the chunks."""
         if ok:
             self.writes += 1
             if sync:
