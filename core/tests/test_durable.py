@@ -282,6 +282,24 @@ def test_a_durable_inbox_in_a_pipeline_delivers_everything(tmp_path):
     assert DurableQueue("pass.inbox", str(tmp_path)).replayed == 0
 
 
+def test_several_inputs_into_one_durable_inbox_share_its_syncs(tmp_path):
+    durable = {"inbox": {"durable": True, "path": str(tmp_path)}}
+    inputs = {f"in{i}": ("testevent", {"interval": 0, "count": 5_000}) for i in range(4)}
+    p = Pipeline.from_dict(
+        bootstrap(
+            {**inputs, "pass": ("passthrough", {}, durable), "out": "null"},
+            {**{f"in{i}.outbox": ["pass.inbox"] for i in range(4)}, "pass.outbox": ["out.inbox"]},
+        )
+    )
+    with gevent.Timeout(30):
+        p.start()
+        assert p.wait(20)
+        assert p.stop(10)
+    queue = p.snapshot()["queues"]["pass.inbox"]
+    assert p.modules["out"].consumed == queue["in"] == 20_000
+    assert queue["syncs"] == queue["writes"] < 20_000 / 100, queue  # batches shared writes and syncs
+
+
 def test_events_msgpack_cannot_store_are_dropped_and_counted_and_the_rest_kept(tmp_path):
     q = DurableQueue("a.inbox", str(tmp_path))
     batch = events(0, 3)
