@@ -43,13 +43,13 @@ the order of release. A sender killed while its batch waits for a write is left 
 write the disk refused is cut back whole and each of its senders is held (or drops) as alone.
 ``writes`` and ``syncs`` count them: batches per sync is ``in / 100 / syncs`` at batches of 100.
 The writer is one OS thread fed by a queue, and its completions come back through one async
-watcher kept for the queue's life: a round trip costs 7.5 to 7.8 us against 12.5 to 13.0 us
-through ``threadpool.apply``, which makes a result object and a watcher per call
-(bench/bench_durable.py; docs/durable-queues.md has the pipeline A/B). With one sender,
+watcher kept for the queue's life, where gevent's threadpool makes a result object and a
+watcher per call: bench/bench_durable.py runs the per-batch case both ways, and the writer
+thread used less CPU per event in five turns of five and was faster in four. With one sender,
 ``fsync: batch`` is bound by the disk: the median pwrite + fdatasync of a record of 100 events
-took 0.12 to 0.18 ms here, at most 24% to 38% of memory queues if nothing else cost anything;
+took 0.12 to 0.22 ms here, at most 19% to 38% of memory queues if nothing else cost anything;
 the queue reached 9% to 14%. Several senders share syncs (2 batches per sync with 4 senders,
-22% to 31% of memory queues) until the hub's CPU bounds them: the pack of a batch, the tracked
+21% to 31% of memory queues) until the hub's CPU bounds them: the pack of a batch, the tracked
 copies and the hand-off (the writer thread must also win the GIL from a busy hub at the start
 and end of its write).
 
@@ -130,9 +130,9 @@ class _Writer:
 
     ``submit(job, args, done)`` hands ``job(*args)`` to the thread and returns; when it is done,
     ``done(True, result)`` (or ``done(False, exception)``) runs in the hub, woken by one async
-    watcher kept for the queue's life. Cheaper per write than the hub's threadpool (no result
-    object nor watcher made per call; see bench/bench_durable.py), and a completion handled in
-    the hub needs no greenlet of its own. The thread starts with the first write and ends after
+    watcher kept for the queue's life. Cheaper per write than the hub's threadpool, which makes
+    a result object and a watcher per call (bench/bench_durable.py compares the two), and a
+    completion handled in the hub needs no greenlet of its own. The thread starts with the first write and ends after
     ``_WRITER_IDLE`` seconds without one, so an idle queue has no thread.
     """
 
