@@ -217,12 +217,51 @@ def test_full_disk_blocks_the_sender_until_deliveries_free_room(tmp_path):
     assert q.metrics()["dropped"] == 0
 
 
+@pytest.mark.timeout(30)
+def test_full_disk_holds_several_senders_and_lets_every_batch_in_once_room_is_freed(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path), max_bytes=30_000, segment_bytes=5_000)
+    released = []
+
+    def sender(first: int) -> None:
+        for start in range(first, first + 2500, 100):
+            q.put_batch(events(start, 100))
+            released.append(start)
+
+    senders = [gevent.spawn(sender, first) for first in range(0, 10_000, 2500)]
+    gevent.sleep(0.3)
+    assert not any(g.dead for g in senders), "the senders should be held while the disk is full"
+    assert q.bytes <= 30_000
+    got = []
+    with gevent.Timeout(20):
+        while len(got) < 10_000:
+            batch = q.get_batch()
+            got.extend(e["headers"]["n"] for e in batch)
+            del batch
+    gevent.joinall(senders, timeout=5, raise_error=True)
+    assert got == [n for start in released for n in range(start, start + 100)]  # in order of release
+    assert q.metrics()["dropped"] == 0 and q.syncs < 100
+
+
 def test_full_disk_in_drop_mode_counts_what_it_drops(tmp_path):
     q = DurableQueue("a.inbox", str(tmp_path), max_bytes=20_000, segment_bytes=5_000, when_full="drop")
     for start in range(0, 5000, 100):
         q.put_batch(events(start, 100))
     m = q.metrics()
     assert m["dropped"] > 0 and m["in"] + m["dropped"] == 5000 and q.bytes <= 20_000
+
+
+def test_full_disk_in_drop_mode_with_several_senders_counts_every_event_once(tmp_path):
+    q = DurableQueue("a.inbox", str(tmp_path), max_bytes=20_000, segment_bytes=5_000, when_full="drop")
+
+    def sender(first: int) -> None:
+        for start in range(first, first + 2500, 100):
+            q.put_batch(events(start, 100))
+
+    with gevent.Timeout(20):
+        gevent.joinall([gevent.spawn(sender, first) for first in range(0, 10_000, 2500)], raise_error=True)
+    m = q.metrics()
+    assert m["dropped"] > 0 and m["in"] + m["dropped"] == 10_000 and q.bytes <= 20_000
+    assert m["in"] == m["size"] == len(drain(q))
 
 
 @pytest.mark.parametrize("senders", [1, 4])
