@@ -132,6 +132,28 @@ def test_the_writer_thread_ends_when_idle_and_starts_again_with_the_next_write(t
     assert drain(DurableQueue("a.inbox", str(tmp_path))) == events(0, 20)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts OS threads in /proc/self/task (Linux)")
+def test_the_writer_is_an_os_thread_even_in_a_monkey_patched_program(tmp_path):
+    """An embedding program may patch threads into greenlets: the writes must still leave the hub."""
+    script = textwrap.dedent(
+        f"""
+        import gevent.monkey
+        gevent.monkey.patch_all()
+        import os
+        from wishbone.durable import DurableQueue
+        q = DurableQueue("a.inbox", {str(tmp_path)!r})  # its recovery scan starts gevent's threadpool
+        before = len(os.listdir("/proc/self/task"))
+        q.put_batch([{{"headers": {{}}, "data": i}} for i in range(10)])
+        print(before, len(os.listdir("/proc/self/task")))
+        q.shutdown()
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    before, after = map(int, out.stdout.split())
+    assert after == before + 1, out.stdout  # the writer thread, a real one
+
+
 def test_delivered_records_leave_the_disk_and_are_not_replayed(tmp_path):
     q = DurableQueue("a.inbox", str(tmp_path), segment_bytes=4096)
     for start in range(0, 2000, 100):

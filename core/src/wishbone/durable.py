@@ -61,11 +61,9 @@ second without a write (the next write starts it again).
 
 from __future__ import annotations
 
-import _thread
 import collections
 import operator
 import os
-import queue
 import struct
 import sys
 import time
@@ -73,6 +71,7 @@ import zlib
 
 import gevent
 import gevent.event
+import gevent.monkey
 import msgpack
 from gevent.hub import Waiter
 
@@ -96,6 +95,10 @@ _ZEROS = memoryview(bytes(64 << 10))
 _datasync = getattr(os, "fdatasync", os.fsync)
 #: The writer thread ends after this many seconds without a write (and starts again with the next).
 _WRITER_IDLE = 1.0
+# The real thread, lock and queue even in a program that monkey-patched them (Wishbone does not,
+# an embedding program may): patched, the "thread" would be a greenlet and its writes block the hub.
+_start_thread, _allocate_lock = gevent.monkey.get_original("_thread", ["start_new_thread", "allocate_lock"])
+_SimpleQueue, _Empty = gevent.monkey.get_original("queue", ["SimpleQueue", "Empty"])
 #: An event as msgpack stores it: (headers, data), packed as an array of two.
 _PAIR = operator.itemgetter("headers", "data")
 
@@ -138,9 +141,9 @@ class _Writer:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._jobs = _SimpleQueue()
         self._results: collections.deque = collections.deque()
-        self._mutex = _thread.allocate_lock()
+        self._mutex = _allocate_lock()
         self._running = False
         self._busy = 0
         self._watcher = gevent.get_hub().loop.async_()
@@ -151,7 +154,7 @@ class _Writer:
         """Run ``job(*args)`` in the thread, then ``done(ok, result)`` in the hub."""
         with self._mutex:
             if not self._running:
-                _thread.start_new_thread(self._run, ())  # may raise: then nothing was handed over
+                _start_thread(self._run, ())  # may raise: then nothing was handed over
                 self._running = True
             self._jobs.put((job, args, done))
         self._busy += 1
@@ -162,7 +165,7 @@ class _Writer:
         while True:
             try:
                 job, args, done = jobs.get(timeout=_WRITER_IDLE)
-            except queue.Empty:
+            except _Empty:
                 with self._mutex:
                     if jobs.empty():
                         self._running = False
