@@ -127,6 +127,35 @@ def test_counters_move_while_running_and_agree_with_the_sink():
         pass  # the endpoint closed with the pipeline
 
 
+def test_a_durable_queue_exposes_its_disk_figures_and_memory_queues_none(tmp_path):
+    doc = {
+        "metrics": {"module": "prometheus", "interval": 60, "variables": {"port": 0}},
+        "bootstrap": {
+            "input": {"module": "testevent", "variables": {"interval": 0, "count": 1000}},
+            "pt": {"module": "passthrough", "queues": {"inbox": {"durable": True, "path": str(tmp_path)}}},
+            "out": {"module": "null"},
+        },
+        "routingtable": {"input.outbox": ["pt.inbox"], "pt.outbox": ["out.inbox"]},
+    }
+    p = Pipeline.from_dict(doc)
+    with gevent.Timeout(30):
+        p.start()
+        wait_until(lambda: p.modules["out"].consumed == 1000)
+        figures = p.snapshot()["queues"]["pt.inbox"]
+        samples = scrape(p.metrics_module.bound_port)
+        assert p.stop(10)
+    durable = {"queue": "pt.inbox", "module": "pt"}
+    assert sample(samples, "wishbone_queue_disk_bytes", **durable) == figures["bytes"] > 0
+    assert sample(samples, "wishbone_queue_disk_segments", **durable) == figures["segments"] >= 1
+    assert sample(samples, "wishbone_queue_disk_writes_total", **durable) == figures["writes"] >= 1
+    assert sample(samples, "wishbone_queue_disk_syncs_total", **durable) == figures["syncs"] >= 1
+    assert sample(samples, "wishbone_queue_write_wait_seconds_total", **durable) == figures["write_wait_ms"] / 1000
+    assert sample(samples, "wishbone_queue_damaged_records_total", **durable) == 0
+    assert sample(samples, "wishbone_queue_replayed_events_total", **durable) == 0
+    memory = frozenset({"queue": "out.inbox", "module": "out", "wishbone_instance": "0"}.items())
+    assert ("wishbone_queue_disk_bytes", memory) not in samples
+
+
 def test_health_and_ready_answer_200_then_503_when_a_module_stops():
     p = build(LINE, LINE_ROUTES)
     with gevent.Timeout(30):

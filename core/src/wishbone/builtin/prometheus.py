@@ -47,6 +47,23 @@ _QUEUE_COUNTERS = (
         "Events the queue dropped (malformed, unrouted, full, or forced stop).",
     ),
 )
+#: What a durable queue adds to its snapshot (wishbone.durable.DurableQueue.metrics): (key, kind,
+#: name, help, scale). Exposed only for the queues that have them.
+_DURABLE = (
+    ("bytes", "gauge", "wishbone_queue_disk_bytes", "Bytes a durable queue holds on disk now.", 1),
+    ("segments", "gauge", "wishbone_queue_disk_segments", "Segment files of a durable queue now.", 1),
+    ("damaged", "counter", "wishbone_queue_damaged_records", "Records of a durable queue skipped as damaged.", 1),
+    ("replayed", "counter", "wishbone_queue_replayed_events", "Events a durable queue recovered at start.", 1),
+    ("writes", "counter", "wishbone_queue_disk_writes", "Writes of a durable queue (each of one or more batches).", 1),
+    ("syncs", "counter", "wishbone_queue_disk_syncs", "Writes of a durable queue that were synced (fdatasync).", 1),
+    (
+        "write_wait_ms",
+        "counter",
+        "wishbone_queue_write_wait_seconds",
+        "Seconds senders waited for a durable queue's writes to be on disk (summed over senders).",
+        0.001,
+    ),
+)
 _RESERVED_MODULE_KEYS = {"consumed", "failed"}
 # Sample names the consumed/failed counters expose: a module figure must not shadow them.
 _RESERVED_NAMES = {f"wishbone_module_{k}{s}" for k in _RESERVED_MODULE_KEYS for s in ("", "_total", "_created")}
@@ -101,6 +118,12 @@ class PipelineCollector(Collector):
         for queue, counts in queues.items():
             size.add_metric([queue, queue.split(".", 1)[0], instance], counts.get("size", 0))
         yield size
+        durable = {queue: counts for queue, counts in queues.items() if "segments" in counts}
+        for key, kind, name, doc, scale in _DURABLE if durable else ():
+            made = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, doc, labels=queue_labels)
+            for queue, counts in durable.items():
+                made.add_metric([queue, queue.split(".", 1)[0], instance], counts.get(key, 0) * scale)
+            yield made
 
         modules = snapshot.get("modules", {})
         module_labels = ["module", INSTANCE_LABEL]
