@@ -145,7 +145,6 @@ class DatagramReader:
             header.msg_iov = ctypes.pointer(self._iovecs[i])
             header.msg_iovlen = 1
         self._data = memoryview(self._buffer).cast("B")
-        self._name_view = memoryview(self._names).cast("B")
         # the headers as 32-bit words: msg_namelen and msg_len are read and set there
         self._words = memoryview(self._headers).cast("B").cast("I")
         stride = ctypes.sizeof(_MMsgHdr) // 4
@@ -167,7 +166,9 @@ class DatagramReader:
                 return [], [], []
             raise OSError(code, os.strerror(code))
         self._used = count
-        data, names, peers = self._data, self._name_view, self._peers
+        # slices of the ctypes arrays are bytes at once (no memoryview made per datagram); the
+        # byte before the end is read through the memoryview (an int, not a bytes of one)
+        data, buffer, names, peers = self._data, self._buffer, self._names, self._peers
         strip, limit = self.strip_newline, self.limit
         payloads: list[bytes] = []
         senders: list[tuple] = []
@@ -180,10 +181,10 @@ class DatagramReader:
                 end -= 1
             if end - start > limit:  # MSG_TRUNC is set too when the kernel had more than a slot holds
                 too_long.append(i)
-            append_payload(data[start:end].tobytes())
+            append_payload(buffer[start:end])
             name = names[name_at : name_at + words[namelen_at]]
             if name != last_name:  # most batches come from one sender: compared, not hashed
-                last_name = name.tobytes()
+                last_name = name
                 peer = peers.get(last_name)
                 if peer is None:
                     if len(peers) >= _PEER_CACHE:
