@@ -82,6 +82,40 @@ def test_fast_path_agrees_with_jinja(lookups: list, text: str) -> None:
     assert Template(source).render(EVENT) == env.from_string(source).render(EVENT)
 
 
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["data", "headers"]), st.lists(names, min_size=1, max_size=2)), max_size=3),
+    st.lists(st.dictionaries(names, json_values | st.dictionaries(names, json_values, max_size=3)), max_size=5),
+    st.sampled_from(["empty", "strict"]),
+)
+def test_render_batch_gives_what_render_gives_event_by_event(lookups: list, datas: list, missing: str) -> None:
+    blocks = ("{{ " + root + "".join(f'["{n}"]' for n in keys) + " }}" for root, keys in lookups)
+    source = "-".join(blocks) or "x{{ data }}"
+    template = Template(source, missing)
+    events = [{"headers": {"x-id": str(i), **data}, "data": data} for i, data in enumerate(datas)]
+    try:
+        want = [template.render(event) for event in events]
+    except TemplateError:
+        with pytest.raises(TemplateError):
+            template.render_batch(events)
+        return
+    assert template.render_batch(events) == want
+
+
+def test_render_batch_of_static_jinja_and_non_str_keys() -> None:
+    events = [EVENT, {"headers": {}, "data": {"items": [7], "service": "b"}}]
+    for text in ("static", "{{ data.service | upper }}", '{{ data["items"][0] }}', "{{ data.service }}"):
+        template = Template(text)
+        assert template.render_batch(events) == [template.render(e) for e in events]
+    assert Template("x").render_batch([]) == []
+
+
 def test_strict_missing_field_raises_naming_it() -> None:
     with pytest.raises(TemplateError, match="data.nope is undefined"):
         Template("x-{{ data.nope }}", "strict").render(EVENT)

@@ -125,6 +125,9 @@ def _fast_render(text: str, parts: list, strict: bool) -> Any:
     checks = []
     pieces = []
     roots: dict[str, str] = {}
+    root_parts: list[int] = []  # the part whose first key names each root, in the order of roots
+    batch_values: dict[str, str] = {}  # v{i} -> its subscript chain from its root, for render_batch
+    through_get = False  # a lookup through a non-str key (FieldPath.get): render_batch goes per event
     for i, part in enumerate(parts):
         if isinstance(part, str):
             namespace[f"c{i}"] = part
@@ -139,12 +142,15 @@ def _fast_render(text: str, parts: list, strict: bool) -> Any:
                 chain += f"[k{i}_{j}]"
             if keys[0] not in roots:
                 roots[keys[0]] = root = f"r{len(roots)}"
+                root_parts.append(i)
                 quick.append(f"        {root} = event[k{i}_0]")
             quick.append(f"        v{i} = {roots[keys[0]]}{chain[chain.index(']') + 1 :]}")
+            batch_values[f"v{i}"] = roots[keys[0]] + chain[chain.index("]") + 1 :]
             careful += ["    try:", f"        v{i} = event{chain}", "    except (KeyError, TypeError, IndexError):"]
             careful.append(f"        v{i} = MISSING")
         else:
             namespace[f"g{i}"] = part.get
+            through_get = True
             quick.append(f"        v{i} = g{i}(event)")
             careful.append(f"    v{i} = g{i}(event)")
         checks.append(f"    if type(v{i}) is not str:")
@@ -160,7 +166,33 @@ def _fast_render(text: str, parts: list, strict: bool) -> Any:
     namespace["_text"] = text
     # Generated from the parts' positions only: every value (text, key) is bound in the namespace.
     exec("\n".join([*careful, *checks, result, *quick, *checks, result]), namespace)
-    return namespace["render"]
+    render = namespace["render"]
+    if through_get:  # a lookup through a non-str key: per event
+        return render, _per_event(render)
+    # A batch in one comprehension of subscripts, each root read once per event; values that are
+    # not str are formatted by the f-string, which for JSON's types (and any whose __format__ with
+    # an empty spec is str) gives what str() gives. Should any lookup raise, the careful way per event.
+    batch_body = "".join("{" + (batch_values.get(piece, piece)) + "}" for piece in pieces)
+    roots_read = ", ".join(f"event[k{i}_0]" for i in root_parts) + ","
+    batch = [
+        "def render_batch(events):",
+        "    try:",
+        f"        return [f{batch_body!r} for event in events for {', '.join(roots.values())}, in (({roots_read}),)]"
+        if roots
+        else f"        return [f{batch_body!r} for event in events]",
+        "    except (KeyError, TypeError, IndexError):",
+        "        return [render(event) for event in events]",
+    ]
+    namespace["render"] = render
+    exec("\n".join(batch), namespace)
+    return render, namespace["render_batch"]
+
+
+def _per_event(render: Any) -> Any:
+    def render_batch(events: list) -> list[str]:
+        return [render(event) for event in events]
+
+    return render_batch
 
 
 def _undefined(text: str, path: str) -> None:
@@ -168,7 +200,11 @@ def _undefined(text: str, path: str) -> None:
 
 
 class Template:
-    """A compiled template: ``render(event) -> str``.
+    """A compiled template: ``render(event) -> str``, and ``render_batch(events) -> list[str]``.
+
+    ``render_batch`` renders a whole batch at once, as ``[render(e) for e in events]`` does and
+    raising as it would on the first event that fails; a lookup-only template does it in one
+    comprehension (no call per event): what an output renders per batch (file_out's lines).
 
     :param text: the template text (a plain string is returned as is by ``render``).
     :param missing: ``"empty"`` (a missing field renders as ``""``) or ``"strict"`` (``render``
@@ -178,7 +214,7 @@ class Template:
     Raises :class:`TemplateError` (with the column) when *text* does not parse.
     """
 
-    __slots__ = ("text", "missing", "static", "render", "_jinja")
+    __slots__ = ("text", "missing", "static", "render", "render_batch", "_jinja")
 
     #: How :mod:`wishbone.params` names a parameter annotated ``Template``.
     parameter_description = "a template (a string)"
@@ -201,6 +237,7 @@ class Template:
         self._jinja = None
         if self.static:
             self.render = functools.partial(_static, text)
+            self.render_batch = functools.partial(_static_batch, text)
             return
         env = _ENVIRONMENTS[missing]
         try:
@@ -209,13 +246,14 @@ class Template:
             raise _syntax_error(text, exc) from None
         parts = self._parts(tree) if "\r" not in text else None  # Jinja turns \r into \n: let it
         if parts is not None:
-            self.render = _fast_render(text, parts, missing == "strict")
+            self.render, self.render_batch = _fast_render(text, parts, missing == "strict")
             return
         try:
             self._jinja = env.from_string(text)
         except TemplateSyntaxError as exc:  # a compile-time error the parser let through
             raise _syntax_error(text, exc) from None
         self.render = self._render_jinja
+        self.render_batch = _per_event(self._render_jinja)
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
@@ -246,6 +284,10 @@ class Template:
 
 def _static(text: str, event: Any = None) -> str:
     return text
+
+
+def _static_batch(text: str, events: list) -> list[str]:
+    return [text] * len(events)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -116,6 +116,7 @@ class FileOut(Output):
         self._render = compile_template(path, "strict").render
         self.format = format
         self._line = None if format is None else compile_template(format).render
+        self._lines_of = None if format is None else compile_template(format).render_batch
         self.encode = encode
         self.fsync = fsync
         self.fsync_interval = fsync_interval
@@ -204,6 +205,10 @@ class FileOut(Output):
         line = self._line
         if line is None:
             return [event["data"] for event in events], events
+        try:
+            return self._lines_of(events), events  # the whole batch in one go, as a rule
+        except ValueError:  # a TemplateError: find the events it failed on, one by one
+            pass
         values = []
         kept = []
         for event in events:
