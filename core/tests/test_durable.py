@@ -113,8 +113,11 @@ def test_a_sender_killed_while_its_batch_waits_for_a_write_is_left_out(tmp_path)
     waiting = gevent.spawn(q.put_batch, events(10, 10))  # joins the next write
     gevent.sleep(0)
     waiting.kill()
-    first.join(5)
-    q.put_batch(events(20, 10))
+    with gevent.Timeout(5):
+        first.join()
+        assert first.successful() and waiting.dead
+        q.put_batch(events(20, 10))
+    assert q.metrics()["in"] == 20 and q.writes == 2  # the killed sender's batch was never written
     q.shutdown()
     assert drain(DurableQueue("a.inbox", str(tmp_path))) == events(0, 10) + events(20, 10)
 
@@ -239,9 +242,20 @@ def test_full_disk_blocks_the_sender_until_deliveries_free_room(tmp_path):
     assert q.metrics()["dropped"] == 0
 
 
+class Watched(DurableQueue):
+    """A durable queue that keeps the most bytes it ever held on disk (looked at after every write)."""
+
+    peak = 0
+
+    def _account(self, *args) -> None:
+        super()._account(*args)
+        self.peak = max(self.peak, self.bytes)
+
+
 @pytest.mark.timeout(30)
-def test_full_disk_holds_several_senders_and_lets_every_batch_in_once_room_is_freed(tmp_path):
-    q = DurableQueue("a.inbox", str(tmp_path), max_bytes=30_000, segment_bytes=5_000)
+@pytest.mark.parametrize("segment_bytes", [5_000, 15_000])  # 15,000: a roll needs half of max_bytes at once
+def test_full_disk_holds_several_senders_and_lets_every_batch_in_once_room_is_freed(tmp_path, segment_bytes):
+    q = Watched("a.inbox", str(tmp_path), max_bytes=30_000, segment_bytes=segment_bytes)
     released = []
 
     def sender(first: int) -> None:
@@ -252,7 +266,7 @@ def test_full_disk_holds_several_senders_and_lets_every_batch_in_once_room_is_fr
     senders = [gevent.spawn(sender, first) for first in range(0, 10_000, 2500)]
     gevent.sleep(0.3)
     assert not any(g.dead for g in senders), "the senders should be held while the disk is full"
-    assert q.bytes <= 30_000
+    assert q.peak <= 30_000
     got = []
     with gevent.Timeout(20):
         while len(got) < 10_000:
@@ -272,8 +286,9 @@ def test_full_disk_in_drop_mode_counts_what_it_drops(tmp_path):
     assert m["dropped"] > 0 and m["in"] + m["dropped"] == 5000 and q.bytes <= 20_000
 
 
-def test_full_disk_in_drop_mode_with_several_senders_counts_every_event_once(tmp_path):
-    q = DurableQueue("a.inbox", str(tmp_path), max_bytes=20_000, segment_bytes=5_000, when_full="drop")
+@pytest.mark.parametrize("segment_bytes", [5_000, 10_000])
+def test_full_disk_in_drop_mode_with_several_senders_counts_every_event_once(tmp_path, segment_bytes):
+    q = Watched("a.inbox", str(tmp_path), max_bytes=20_000, segment_bytes=segment_bytes, when_full="drop")
 
     def sender(first: int) -> None:
         for start in range(first, first + 2500, 100):
@@ -282,7 +297,7 @@ def test_full_disk_in_drop_mode_with_several_senders_counts_every_event_once(tmp
     with gevent.Timeout(20):
         gevent.joinall([gevent.spawn(sender, first) for first in range(0, 10_000, 2500)], raise_error=True)
     m = q.metrics()
-    assert m["dropped"] > 0 and m["in"] + m["dropped"] == 10_000 and q.bytes <= 20_000
+    assert m["dropped"] > 0 and m["in"] + m["dropped"] == 10_000 and q.peak <= 20_000
     assert m["in"] == m["size"] == len(drain(q))
 
 

@@ -39,8 +39,11 @@ meanwhile (several inputs, or a greenlet per connection of tcp_in or http_in) jo
 one: one ``pwrite`` of their records one after the other and one ``fdatasync``. When it is
 done, in the hub, the next group goes to the thread first, then the chunks of this one are
 recorded and its senders released in the order of their records, so the order of records is
-the order of release. A sender killed while its batch waits for a write is left out of it; a
-write the disk refused is cut back whole and each of its senders is held (or drops) as alone.
+the order of release. A sender killed while its batch waits for the next write is left out of
+it; one killed while its batch is being written is not: that batch is stored and delivered
+(its input may deliver it again: a duplicate, never a loss). A group that joined while a write
+rolled to a new segment is checked against ``max_bytes`` again before it is written. A write
+the disk refused is cut back whole and each of its senders is held (or drops) as alone.
 ``writes`` and ``syncs`` count them: batches per sync is ``in / 100 / syncs`` at batches of 100.
 The writer is one OS thread fed by a queue, and its completions come back through one async
 watcher kept for the queue's life, where gevent's threadpool makes a result object and a
@@ -173,7 +176,7 @@ class _Writer:
                 continue
             try:
                 results.append((done, True, job(*args)))
-            except Exception as exc:
+            except BaseException as exc:  # whatever it is, its senders are told (none waits forever)
                 results.append((done, False, exc))
             job = args = done = None  # nothing of this write kept while the thread waits
             send()
@@ -287,6 +290,7 @@ class DurableQueue(DestinationQueue):
         self.writes = 0  # writes made (one pwrite each, for every record that joined it)
         self.syncs = 0  # of which synced
         self._joined: list[_Pending] = []  # records waiting for the next write
+        self._no_room: list = []  # waiters of a group the disk had no room for (see _flush_next)
         self._reserved = 0  # their bytes and those of the write in flight
         self._in_flight: tuple | None = None  # the write the writer thread is doing, one at a time
         self._idle = gevent.event.Event()  # set while no write is in flight
@@ -524,6 +528,9 @@ class DurableQueue(DestinationQueue):
             del group  # the senders' events: released with their senders, not held by this frame
             for waiter in waiters:
                 waiter.switch(ok)  # runs the sender until it yields, then the next
+            no_room, self._no_room = self._no_room, []
+            for waiter in no_room:  # joined, but no room after all: they wait for room (or drop)
+                waiter.switch(False)
 
     def _account(self, group: list, ok: bool, value, length: int, size: int, grow_to: int, sync: bool, started: float):
         """Count a write done: the segment's size and position, a roll, then the next group and the chunks."""
@@ -542,14 +549,30 @@ class DurableQueue(DestinationQueue):
                 self._active_fd = value
                 self._segment_sizes[self._active] = 0
                 self._write_pos = 0
-            if self._joined:
-                self._flush()  # the disk gets the next group first
+            self._flush_next()  # the disk gets the next group first
             self._record(group, segment, pos)
             self._not_empty.set()
         else:
             self._damage_log.warning("%s: the disk refused a write (%s); holding the sender", self.name, value)
-            if self._joined:
-                self._flush()
+            self._flush_next()
+
+    def _flush_next(self) -> None:
+        """The group that joined meanwhile to the writer, if the disk has room for it now.
+
+        Its senders checked ``max_bytes`` against the segment as it was; if the write just done
+        rolled to a new segment, this one must grow by an extent first. Without room the group is
+        not written: its senders are told so after this write's (``_no_room``) and wait for room,
+        or drop, as a sender that found the queue full.
+        """
+        if not self._joined:
+            return
+        length = sum(len(pending.buf) for pending in self._joined)
+        if self.bytes + self._growth(length) - self._segment_sizes[self._active] > self.max_bytes:
+            self._no_room.extend(pending.waiter for pending in self._joined)
+            self._joined = []
+            self._reserved -= length
+            return
+        self._flush()
 
     def _record(self, group: list, segment: int, pos: int) -> None:
         """The chunks of a group just written at *pos* of *segment*, in order, tracked and cached
