@@ -389,8 +389,10 @@ class StreamServer:
 
     def _check_idle(self, greenlet: Any, watcher: Any, last_frame: list, idle: float) -> None:
         """The idle timer of one connection: wake its greenlet with _Idle once no whole frame came for *idle* s."""
-        if time.monotonic() - last_frame[0] >= idle and self._waiting.get(greenlet) is watcher:
-            gevent.get_hub().cancel_wait(watcher, _Idle())
+        # thrown now, as gevent's Timeout does, not through the hub's deferred cancel_wait: a frame
+        # read in the same loop turn would otherwise be followed by a close for idleness
+        if time.monotonic() - last_frame[0] >= idle and self._waiting.get(greenlet) is watcher and watcher.active:
+            greenlet.throw(_Idle())
 
     def _hand_on_held(self, connection: Connection, decoder: framings.Decoder, why: str) -> None:
         """The server closes a connection inside a frame: what it holds of it goes to the handler as an error."""
