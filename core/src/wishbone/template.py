@@ -183,7 +183,6 @@ def _fast_render(text: str, parts: list, strict: bool) -> Any:
         "    except (KeyError, TypeError, IndexError):",
         "        return [render(event) for event in events]",
     ]
-    namespace["render"] = render
     exec("\n".join(batch), namespace)
     return render, namespace["render_batch"]
 
@@ -205,6 +204,9 @@ class Template:
     ``render_batch`` renders a whole batch at once, as ``[render(e) for e in events]`` does and
     raising as it would on the first event that fails; a lookup-only template does it in one
     comprehension (no call per event): what an output renders per batch (file_out's lines).
+    There a value that is not a str is formatted with an empty spec, which Python's convention
+    makes the same text as ``str()`` (every JSON type keeps it); only a type whose
+    ``__format__("")`` breaks that convention renders differently from ``render``.
 
     :param text: the template text (a plain string is returned as is by ``render``).
     :param missing: ``"empty"`` (a missing field renders as ``""``) or ``"strict"`` (``render``

@@ -115,8 +115,9 @@ class FileOut(Output):
         self._last_dated: str | None = None
         self._render = compile_template(path, "strict").render
         self.format = format
-        self._line = None if format is None else compile_template(format).render
-        self._lines_of = None if format is None else compile_template(format).render_batch
+        line = None if format is None else compile_template(format)
+        self._line = None if line is None else line.render
+        self._lines_of = None if line is None else line.render_batch
         self.encode = encode
         self.fsync = fsync
         self.fsync_interval = fsync_interval

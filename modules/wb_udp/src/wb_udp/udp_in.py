@@ -23,11 +23,11 @@ FINAL_DRAIN = 1.0  # seconds a stop spends reading what the kernel still holds f
 MAX_UDP_PAYLOAD = 65535
 
 
-class _Idle(Exception):
+class _Wake(Exception):
     """Intake stopped: the reader's wait for a datagram ends (on_stop_intake raises it there)."""
 
 
-_IDLE = _Idle()
+_WAKE = _Wake()
 
 
 class UDPIn(Input):
@@ -149,7 +149,7 @@ class UDPIn(Input):
         # the reader waits without a timeout (no timer armed per wait): wake it to see the stop
         watcher = self._watcher
         if watcher is not None and watcher.callback is not None:
-            gevent.get_hub().cancel_wait(watcher, _IDLE)
+            gevent.get_hub().cancel_wait(watcher, _WAKE)
 
     def on_stop(self) -> None:
         self._close()
@@ -232,7 +232,7 @@ class UDPIn(Input):
             while self.running:
                 try:
                     wait(watcher)
-                except _Idle:
+                except _Wake:
                     continue
                 read_batch()
             # Intake has stopped, but what the kernel already holds was sent to us before
