@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import ssl
+import time
 
 import gevent
 import gevent.socket
@@ -50,6 +51,18 @@ def test_udp_ten_thousand_messages_all_arrive(udp_reader):
         events = h.collect("outbox", 10_000, timeout=20)
     assert sorted(int(e["data"]["message"].split()[1]) for e in events) == list(range(10_000))
     assert h.module.metrics()["messages"] == 10_000
+
+
+def test_udp_intake_stops_at_once_though_its_reader_waits_without_a_timeout(udp_reader):
+    h = Harness(SyslogIn, {"port": 0})
+    with gevent.Timeout(10):
+        h.start()
+        gevent.sleep(0.05)  # the reader waits for a datagram
+        started = time.monotonic()
+        h.stop()
+        assert time.monotonic() - started < 0.15  # woken by on_stop_intake, not by a timeout
+    assert not [g for g in h.module.greenlets() if not g.dead]
+    assert not h.module.ready
 
 
 def test_udp_bad_input_goes_to_failed_with_the_reason(send_udp, udp_reader):
