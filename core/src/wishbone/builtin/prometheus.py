@@ -48,7 +48,7 @@ _QUEUE_COUNTERS = (
     ),
 )
 #: What a durable queue adds to its snapshot (wishbone.durable.DurableQueue.metrics): (key, kind,
-#: name, help, scale). Exposed only for the queues that have them.
+#: name, help, divisor to the unit of the name). Exposed only for the queues that have them.
 _DURABLE = (
     ("bytes", "gauge", "wishbone_queue_disk_bytes", "Bytes a durable queue holds on disk now.", 1),
     ("segments", "gauge", "wishbone_queue_disk_segments", "Segment files of a durable queue now.", 1),
@@ -61,7 +61,7 @@ _DURABLE = (
         "counter",
         "wishbone_queue_write_wait_seconds",
         "Seconds senders waited for a durable queue's writes to be on disk (summed over senders).",
-        0.001,
+        1000,
     ),
 )
 _RESERVED_MODULE_KEYS = {"consumed", "failed"}
@@ -119,10 +119,10 @@ class PipelineCollector(Collector):
             size.add_metric([queue, queue.split(".", 1)[0], instance], counts.get("size", 0))
         yield size
         durable = {queue: counts for queue, counts in queues.items() if "segments" in counts}
-        for key, kind, name, doc, scale in _DURABLE if durable else ():
+        for key, kind, name, doc, divisor in _DURABLE if durable else ():
             made = (GaugeMetricFamily if kind == "gauge" else CounterMetricFamily)(name, doc, labels=queue_labels)
             for queue, counts in durable.items():
-                made.add_metric([queue, queue.split(".", 1)[0], instance], counts.get(key, 0) * scale)
+                made.add_metric([queue, queue.split(".", 1)[0], instance], counts.get(key, 0) / divisor)
             yield made
 
         modules = snapshot.get("modules", {})
