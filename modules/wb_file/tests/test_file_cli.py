@@ -19,6 +19,15 @@ def lines(start: int, stop: int) -> str:
     return "".join(f"line {i:06d}\n" for i in range(start, stop))
 
 
+def reap(pid, *procs) -> None:
+    """Teardown of a test's `wishbone debug` runs: kill what the pid file names, then any process left."""
+    kill_pidfile(pid)
+    for proc in procs:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
 def size(path) -> int:
     try:
         return path.stat().st_size
@@ -62,11 +71,7 @@ def test_kill_9_mid_stream_then_restart_loses_nothing(tmp_path):
         second.send_signal(signal.SIGTERM)
         assert second.wait(30) == 0, log.read_text()[-3000:]
     finally:
-        kill_pidfile(pid)
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+        reap(pid, first, second)
     got = out.read_text().splitlines()
     unique = set(got)
     assert unique == set(lines(0, TOTAL).splitlines()), f"{TOTAL - len(unique)} line(s) lost"
@@ -119,10 +124,7 @@ def test_with_two_instances_one_reads_the_files(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()[-3000:]
     finally:
-        kill_pidfile(pid)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        reap(pid, proc)
     assert out.read_text() == lines(0, 20_000)
     assert "Files are read by instance #0 only" in log.read_text()
     assert "in use by another file_in" not in log.read_text()
@@ -183,9 +185,6 @@ def test_sighup_reopens_file_out_after_logrotate_moved_the_file(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0, log.read_text()[-3000:]
     finally:
-        kill_pidfile(pid)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        reap(pid, proc)
     assert rotated.read_text() == lines(0, 2_000)
     assert out.read_text() == lines(2_000, 3_000)
