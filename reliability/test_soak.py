@@ -48,6 +48,52 @@ def _segments(directory: Path) -> tuple[int, set[str]]:
     return used, names
 
 
+def _soak(config, pid_path, log, look=lambda: None) -> tuple[list[tuple[float, int]], int]:
+    """Run `wishbone debug` for SECONDS, sampling the worker's RSS (and calling *look*) every second;
+    stop it with SIGTERM. Returns the (elapsed s, RSS KiB) samples and the exit status."""
+    proc = start_debug(config, pid_path, log)
+    samples: list[tuple[float, int]] = []
+    try:
+        assert wait_until(lambda: len(read_pids(pid_path)) == 2, 20), log.read_text()
+        worker = read_pids(pid_path)[1]
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < SECONDS:
+            look()
+            samples.append((elapsed, rss_kb(worker)))
+            time.sleep(1.0 - (time.monotonic() - started) % 1.0)
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    return samples, code
+
+
+def _flat_and_delivered(samples: list[tuple[float, int]], code: int, log, counts, record, **more) -> None:
+    """Record the soak's figures (and *more*), then check: exit 0, every event delivered, RSS flat."""
+    warm = min(60.0, SECONDS / 4)
+    steady = [kb for t, kb in samples if t >= warm and kb]
+    median = statistics.median(steady)
+    generated = final_module_metrics(log.read_text())[(0, "input")]["generated"]
+    batches, finals = read_counts(counts)
+    record(
+        seconds=SECONDS,
+        samples=len(samples),
+        warm_up_seconds=warm,
+        **more.pop("before", {}),
+        rss_after_warm_up_kb={"min": min(steady), "median": median, "max": max(steady)},
+        rss_slope_kb_per_minute=round(_slope([(t, kb) for t, kb in samples if t >= warm and kb]) * 60, 1),
+        **more,
+        sent=generated,
+        received=batches,
+        lost=generated - batches,
+        rate_per_second=round(generated / SECONDS),
+        exit_status=code,
+    )
+    assert code == 0
+    assert finals == [batches] == [generated]
+    assert max(steady) <= median * (1 + TOLERANCE) and min(steady) >= median * (1 - TOLERANCE), steady
+
+
 def test_rss_stays_flat_at_a_steady_rate(tmp_path, pid_path, record):
     counts = tmp_path / "counts.txt"
     config = write_bootstrap(
@@ -61,40 +107,8 @@ def test_rss_stays_flat_at_a_steady_rate(tmp_path, pid_path, record):
         metrics={"enable": True, "module": "log", "interval": 10},
     )
     log = tmp_path / "soak.log"
-    proc = start_debug(config, pid_path, log)
-    samples: list[tuple[float, int]] = []
-    try:
-        assert wait_until(lambda: len(read_pids(pid_path)) == 2, 20), log.read_text()
-        worker = read_pids(pid_path)[1]
-        started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < SECONDS:
-            samples.append((elapsed, rss_kb(worker)))
-            time.sleep(1.0 - (time.monotonic() - started) % 1.0)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-    finally:
-        proc.kill()
-    warm = min(60.0, SECONDS / 4)
-    steady = [kb for t, kb in samples if t >= warm and kb]
-    median = statistics.median(steady)
-    slope = _slope([(t, kb) for t, kb in samples if t >= warm and kb])
-    generated = final_module_metrics(log.read_text())[(0, "input")]["generated"]
-    batches, finals = read_counts(counts)
-    record(
-        seconds=SECONDS,
-        samples=len(samples),
-        warm_up_seconds=warm,
-        rss_after_warm_up_kb={"min": min(steady), "median": median, "max": max(steady)},
-        rss_slope_kb_per_minute=round(slope * 60, 1),
-        sent=generated,
-        received=batches,
-        lost=generated - batches,
-        rate_per_second=round(generated / SECONDS),
-        exit_status=code,
-    )
-    assert code == 0
-    assert finals == [batches] == [generated]
-    assert max(steady) <= median * (1 + TOLERANCE) and min(steady) >= median * (1 - TOLERANCE), steady
+    samples, code = _soak(config, pid_path, log)
+    _flat_and_delivered(samples, code, log, counts, record)
 
 
 def _slope(points: list[tuple[float, int]]) -> float:
@@ -125,49 +139,29 @@ def test_a_durable_inbox_keeps_rss_flat_and_its_disk_bounded(tmp_path, pid_path,
     )
     directory = queues / "output.inbox" / "worker-0"
     log = tmp_path / "soak.log"
-    proc = start_debug(config, pid_path, log)
-    samples: list[tuple[float, int, int]] = []
+    disk: list[int] = []
     seen: set[str] = set()
     most_segments = 0
-    try:
-        assert wait_until(lambda: len(read_pids(pid_path)) == 2, 20), log.read_text()
-        worker = read_pids(pid_path)[1]
-        started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < SECONDS:
-            used, names = _segments(directory)
-            seen |= names
-            most_segments = max(most_segments, len(names))
-            samples.append((elapsed, rss_kb(worker), used))
-            time.sleep(1.0 - (time.monotonic() - started) % 1.0)
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-    finally:
-        proc.kill()
-    warm = min(60.0, SECONDS / 4)
-    steady = [kb for t, kb, _ in samples if t >= warm and kb]
-    median = statistics.median(steady)
-    disk = [used for _, _, used in samples]
-    generated = final_module_metrics(log.read_text())[(0, "input")]["generated"]
-    batches, finals = read_counts(counts)
+
+    def look() -> None:
+        nonlocal most_segments
+        used, names = _segments(directory)
+        seen.update(names)
+        most_segments = max(most_segments, len(names))
+        disk.append(used)
+
+    samples, code = _soak(config, pid_path, log, look)
     left, _ = _segments(directory)
-    record(
-        seconds=SECONDS,
-        samples=len(samples),
-        warm_up_seconds=warm,
-        rss_kb={"start": samples[0][1], "end": samples[-1][1], "max": max(kb for _, kb, _ in samples)},
-        rss_after_warm_up_kb={"min": min(steady), "median": median, "max": max(steady)},
-        rss_slope_kb_per_minute=round(_slope([(t, kb) for t, kb, _ in samples if t >= warm and kb]) * 60, 1),
+    _flat_and_delivered(
+        samples,
+        code,
+        log,
+        counts,
+        record,
+        before={"rss_kb": {"start": samples[0][1], "end": samples[-1][1], "max": max(kb for _, kb in samples)}},
         disk_bytes={"max": max(disk), "median": statistics.median(disk), "after_stop": left, "max_bytes": max_bytes},
         segments={"made": len(seen), "most_at_once": most_segments},
-        sent=generated,
-        received=batches,
-        lost=generated - batches,
-        rate_per_second=round(generated / SECONDS),
-        exit_status=code,
     )
-    assert code == 0
-    assert finals == [batches] == [generated]
-    assert max(steady) <= median * (1 + TOLERANCE) and min(steady) >= median * (1 - TOLERANCE), steady
     assert max(disk) <= max_bytes, max(disk)
     # segments were removed as their events were delivered: many made, few at any time
     assert len(seen) >= 3 * most_segments and most_segments <= 9, (len(seen), most_segments)
